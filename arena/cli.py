@@ -1,0 +1,381 @@
+"""The `arena` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from rich.console import Console
+
+from arena.errors import ArenaError, ConfigError
+
+DEFAULT_DB = os.environ.get("ARENA_DB", "arena.db")
+console = Console(stderr=True)
+out = Console()
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-19' or '1,4,9' or '0-4,10-14' -> sorted unique seeds."""
+    seeds: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, dash, hi = part.partition("-")
+        try:
+            if dash:
+                a, b = int(lo), int(hi)
+                if b < a:
+                    raise ValueError
+                seeds.update(range(a, b + 1))
+            else:
+                seeds.add(int(part))
+        except ValueError:
+            raise ConfigError(f"bad seed range {part!r}: write seeds like 0-19, 3,7,9 or 0-4,10-14") from None
+    if not seeds:
+        raise ConfigError("no seeds given: write seeds like 0-19")
+    return sorted(seeds)
+
+
+def _split_list(text: str | None) -> list[str] | None:
+    return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _agent_list(text: str | None) -> list[str] | None:
+    """Agents are comma-separated, but a command:"..." spec may itself hold commas inside quotes."""
+    if text is None:
+        return None
+    specs, buf, quote = [], "", ""
+    for ch in text:
+        if ch in "\"'" and (not quote or quote == ch):
+            quote = "" if quote else ch
+            continue
+        if ch == "," and not quote:
+            specs.append(buf.strip())
+            buf = ""
+        else:
+            buf += ch
+    specs.append(buf.strip())
+    return [s for s in specs if s]
+
+
+# ---------------------------------------------------------------- parser
+
+MODEL_FLAGS: list[tuple[str, str, type, str]] = [
+    ("--base-url", "base_url", str, "OpenAI-compatible endpoint for openai: agents (default: $OPENAI_BASE_URL)"),
+    ("--api-key-env", "api_key_env", str, "name of the env variable holding the API key (default OPENAI_API_KEY)"),
+    ("--mode", "mode", str, "openai: agents: 'tools' (native tool calling) or 'text' (JSON actions in text)"),
+    ("--temperature", "temperature", float, "sampling temperature for openai: agents"),
+    ("--top-p", "top_p", float, "nucleus sampling for openai: agents"),
+    ("--max-output-tokens", "max_tokens", int, "max tokens per model reply"),
+    ("--model-seed", "seed", int, "sampling seed sent to the endpoint"),
+    ("--model-concurrency", "max_concurrency", int, "model calls in flight at once, per agent"),
+    ("--request-timeout", "timeout", float, "seconds before a model request is retried"),
+    ("--max-retries", "max_retries", int, "retries on 429/5xx/timeouts before the episode ends as error"),
+    ("--context-budget", "context_budget", int, "approximate tokens of transcript before old tool output is shortened"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="arena",
+        description="Autonomy Arena: run AI agents on fresh, seeded tasks in sandboxes and measure completion, "
+        "reliability (pass^k), cost and time.",
+        epilog="Example: arena run --agents oracle,random --families files --seeds 0-19 --trials 3",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ls = sub.add_parser("list", help="list task families or agents")
+    ls.add_argument("what", choices=["families", "agents"])
+
+    run = sub.add_parser(
+        "run", help="plan and run episodes, store them, print the report",
+        description="Run every agent on every task (family x split x seed) at every level, TRIALS times each. "
+        "Episodes are stored in SQLite as they run; an interrupted run finishes with --resume.",
+    )
+    run.add_argument("--config", type=Path, help="run.toml with any of the settings below (flags win)")
+    run.add_argument(
+        "--agents", help="comma-separated: oracle, random, openai:MODEL, command:\"PROG ARGS\", pkg.mod:Class"
+    )
+    run.add_argument("--families", help="comma-separated family names (see `arena list families`)")
+    run.add_argument("--seeds", help="task seeds: 0-19, 3,7,9 or 0-4,10-14")
+    run.add_argument("--split", dest="splits", help="dev, test or dev,test (default dev)")
+    run.add_argument("--level", dest="levels", help="autonomy level(s): agent (default)")
+    run.add_argument("--trials", type=int, help="repeats of each (agent, task), for pass^k (default 1)")
+    run.add_argument("--sandbox", choices=["bwrap", "docker", "process"], help="where commands run (default bwrap)")
+    run.add_argument("--unsafe-local", action="store_true", help="allow --sandbox process: no isolation at all")
+    run.add_argument("--memory-mb", type=int, help="sandbox memory limit (default 1024)")
+    run.add_argument("--db", default=None, help=f"SQLite file (default {DEFAULT_DB} or $ARENA_DB)")
+    run.add_argument("--run-id", help="name of the run (default: a timestamp)")
+    run.add_argument("--resume", action="store_true", help="finish the unfinished episodes of --run-id")
+    run.add_argument("--concurrency", type=int, help="episodes (sandboxes) at once (default 2)")
+    run.add_argument("--max-attempts", type=int, help="attempts per episode on infrastructure errors (default 3)")
+    run.add_argument("--max-steps", type=int, help="override the tasks' step limit")
+    run.add_argument("--max-seconds", type=float, help="override the tasks' wall-time limit")
+    run.add_argument("--tool-timeout", type=float, help="override the per-tool-call timeout")
+    run.add_argument("--max-tokens", type=int, help="token budget per episode (truncates)")
+    run.add_argument("--max-cost", type=float, help="cost budget per episode in USD (truncates)")
+    run.add_argument("--json", action="store_true", help="print the final report as JSON")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    for flag, _key, typ, text in MODEL_FLAGS:
+        run.add_argument(flag, type=typ, help=text)
+
+    rep = sub.add_parser("report", help="print the report of a stored run")
+    rep.add_argument("run_id", nargs="?", help="run id (default: the latest run)")
+    rep.add_argument("--db", default=None, help=f"SQLite file (default {DEFAULT_DB})")
+    rep.add_argument("--json", action="store_true", help="machine-readable aggregates")
+
+    runs = sub.add_parser("runs", help="list stored runs")
+    runs.add_argument("--db", default=None, help=f"SQLite file (default {DEFAULT_DB})")
+
+    gc = sub.add_parser("gc", help="remove leftover sandbox containers")
+    gc.add_argument("--run-id", help="only this run's containers")
+
+    img = sub.add_parser("images", help="build the Docker sandbox images (no registry needed)")
+    img.add_argument("names", nargs="*", help="images to build (default: all)")
+    img.add_argument("--force", action="store_true", help="rebuild even if the inputs did not change")
+
+    show = sub.add_parser("show-task", help="print a generated task without running anything")
+    show.add_argument("family")
+    show.add_argument("--seed", type=int, default=0)
+    show.add_argument("--split", choices=["dev", "test"], default="dev")
+    show.add_argument("--json", action="store_true", help="the task as JSON, grading material included")
+
+    mcp = sub.add_parser("serve-mcp", help="serve one episode's tools as an MCP server on stdio")
+    mcp.add_argument("family")
+    mcp.add_argument("--seed", type=int, default=0)
+    mcp.add_argument("--split", choices=["dev", "test"], default="dev")
+    mcp.add_argument("--level", default="agent")
+    mcp.add_argument("--sandbox", choices=["bwrap", "docker", "process"], default="bwrap")
+    mcp.add_argument("--unsafe-local", action="store_true")
+    mcp.add_argument("--db", default=None)
+    mcp.add_argument("--run-id")
+    return p
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _db(args: argparse.Namespace) -> str:
+    return args.db or DEFAULT_DB
+
+
+def run_config_from_args(args: argparse.Namespace) -> Any:
+    from arena.runner import RunConfig
+
+    data: dict[str, Any] = {}
+    if args.config:
+        if not args.config.exists():
+            raise ConfigError(f"config file {args.config} does not exist")
+        try:
+            data = tomllib.loads(args.config.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{args.config} is not valid TOML: {e}") from None
+    flags = {
+        "agents": _agent_list(args.agents),
+        "families": _split_list(args.families),
+        "seeds": parse_seeds(args.seeds) if args.seeds else None,
+        "splits": _split_list(args.splits),
+        "levels": _split_list(args.levels),
+        "trials": args.trials,
+        "concurrency": args.concurrency,
+        "max_attempts": args.max_attempts,
+    }
+    if isinstance(data.get("seeds"), str):
+        data["seeds"] = parse_seeds(data["seeds"])
+    data.update({k: v for k, v in flags.items() if v is not None})
+    sandbox = dict(data.get("sandbox", {}))
+    for key, value in (("kind", args.sandbox), ("memory_mb", args.memory_mb)):
+        if value is not None:
+            sandbox[key] = value
+    if args.unsafe_local:
+        sandbox["unsafe_local"] = True
+    data["sandbox"] = sandbox
+    limits = dict(data.get("limits", {}))
+    for key, value in (
+        ("max_steps", args.max_steps), ("max_seconds", args.max_seconds), ("tool_timeout", args.tool_timeout),
+        ("max_tokens", args.max_tokens), ("max_cost_usd", args.max_cost),
+    ):
+        if value is not None:
+            limits[key] = value
+    data["limits"] = limits
+    model_opts = {key: getattr(args, key_attr(flag)) for flag, key, _t, _h in MODEL_FLAGS}
+    model_opts = {k: v for k, v in model_opts.items() if v is not None}
+    if model_opts:
+        options = data.setdefault("agent_options", {})
+        for spec in data.get("agents", []):
+            if spec.startswith("openai:"):
+                options[spec] = {**model_opts, **options.get(spec, {})}
+    missing = [name for name in ("agents", "families", "seeds") if not data.get(name)]
+    if missing:
+        raise ConfigError(f"missing {', '.join('--' + m for m in missing)} (or put them in --config run.toml)")
+    return RunConfig.model_validate(data)
+
+
+def key_attr(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from arena.progress import RunProgress
+    from arena.report import print_report, report_json
+    from arena.runner import RunConfig, Runner, new_run_id, stored_config, validate_config
+    from arena.store import Store
+
+    store = Store(_db(args))
+    if args.resume:
+        if not args.run_id:
+            raise ConfigError("--resume needs --run-id (see `arena runs` for the ids)")
+        info = store.get_run(args.run_id)
+        if info is None:
+            raise ConfigError(f"no run {args.run_id!r} in {store.path}; see `arena runs --db {store.path}`")
+        stored = {k: v for k, v in info.config.items() if k != "agent_configs"}
+        config = RunConfig.model_validate(stored)
+        if args.concurrency:
+            config = config.model_copy(update={"concurrency": args.concurrency})
+        run_id = args.run_id
+        factories = validate_config(config)
+    else:
+        config = run_config_from_args(args)
+        factories = validate_config(config)
+        run_id = args.run_id or new_run_id()
+        store.create_run(run_id, stored_config(config, factories), config.plan())
+    todo = len(store.unfinished(run_id))
+    total = store.get_run(run_id).episodes  # type: ignore[union-attr]
+    console.print(
+        f"run [bold]{run_id}[/bold]: {total} episodes ({todo} to run) in {config.sandbox.kind} sandboxes, "
+        f"db {store.path}"
+    )
+    progress = RunProgress(total=total, done=total - todo, disable=args.quiet)
+    runner = Runner(store, run_id, config, factories=factories, on_done=progress.update)
+    try:
+        with progress:
+            asyncio.run(runner.run())
+    except KeyboardInterrupt:
+        console.print(
+            f"[yellow]interrupted[/yellow]; finished episodes are stored. Resume with:\n"
+            f"  arena run --resume --run-id {run_id} --db {store.path}"
+        )
+        return 130
+    if args.json:
+        out.print_json(report_json(store, run_id))
+    else:
+        print_report(store, run_id, out)
+    return 0
+
+
+def _latest_run(store: Any) -> str:
+    runs = store.list_runs()
+    if not runs:
+        raise ConfigError(f"no runs in {store.path}; start one with `arena run`")
+    return runs[-1].id
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from arena.report import print_report, report_json
+    from arena.store import Store
+
+    path = _db(args)
+    if not Path(path).exists():
+        raise ConfigError(f"no database at {path}; pass --db or run `arena run` first")
+    store = Store(path)
+    run_id = args.run_id or _latest_run(store)
+    if store.get_run(run_id) is None:
+        raise ConfigError(f"no run {run_id!r} in {path}; see `arena runs --db {path}`")
+    if args.json:
+        out.print(report_json(store, run_id), highlight=False, soft_wrap=True)
+    else:
+        print_report(store, run_id, out)
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from arena.report import runs_table
+    from arena.store import Store
+
+    path = _db(args)
+    if not Path(path).exists():
+        raise ConfigError(f"no database at {path}; pass --db or run `arena run` first")
+    out.print(runs_table(Store(path).list_runs()))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from arena.catalog import agents_table, families_table
+
+    out.print(families_table() if args.what == "families" else agents_table())
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from arena.sandbox.docker import remove_leftovers
+
+    n = remove_leftovers(args.run_id)
+    out.print(f"removed {n} leftover container(s)")
+    return 0
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    from arena.images import build_images
+
+    build_images(args.names or None, force=args.force, log=console.print)
+    return 0
+
+
+def cmd_show_task(args: argparse.Namespace) -> int:
+    from arena.catalog import print_task
+
+    print_task(args.family, args.seed, args.split, as_json=args.json, console=out)
+    return 0
+
+
+def cmd_serve_mcp(args: argparse.Namespace) -> int:
+    from arena.mcp_server import serve_episode
+    from arena.sandbox import SandboxConfig
+
+    sandbox = SandboxConfig(kind=args.sandbox, unsafe_local=args.unsafe_local)
+    if sandbox.kind == "process" and not sandbox.unsafe_local:
+        raise ConfigError("--sandbox process has no isolation; pass --unsafe-local to accept that")
+    asyncio.run(
+        serve_episode(
+            args.family, args.seed, split=args.split, level=args.level, sandbox=sandbox,
+            db_path=_db(args), run_id=args.run_id,
+        )
+    )
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run, "report": cmd_report, "runs": cmd_runs, "list": cmd_list, "gc": cmd_gc,
+    "images": cmd_images, "show-task": cmd_show_task, "serve-mcp": cmd_serve_mcp,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())  # so `package.module:Class` finds the user's own modules
+    try:
+        return COMMANDS[args.command](args)
+    except ValidationError as e:
+        console.print("[red]bad config:[/red]")
+        for err in e.errors():
+            loc = ".".join(str(x) for x in err["loc"]) or "(config)"
+            console.print(f"  {loc}: {err['msg']}")
+        return 2
+    except ConfigError as e:
+        console.print(f"[red]error:[/red] {e}")
+        return 2
+    except ArenaError as e:
+        console.print(f"[red]error:[/red] {e}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

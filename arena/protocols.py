@@ -1,0 +1,97 @@
+"""The three extension points: sandboxes, task families and agents.
+
+They are `typing.Protocol`s: third parties need not inherit from anything; any object with
+these members works, and any dotted import path `package.module:Name` loads one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from arena.types import Action, CheckResult, Observation, Split, Task, TaskView, ToolCall
+
+if TYPE_CHECKING:
+    from arena.tools import Tool
+
+
+class ExecResult(BaseModel):
+    exit_code: int
+    stdout: str = ""
+    stderr: str = ""
+    timed_out: bool = False
+    seconds: float = 0.0
+
+
+@runtime_checkable
+class Sandbox(Protocol):
+    """Where commands run. Paths are absolute inside the sandbox or relative to `workdir`."""
+
+    workdir: str
+
+    async def exec(
+        self, cmd: str | list[str], *, timeout: float, stdin: bytes | None = None
+    ) -> ExecResult: ...
+
+    async def write_file(self, path: str, data: bytes) -> None: ...
+
+    async def read_file(self, path: str) -> bytes: ...
+
+    async def close(self) -> None: ...
+
+
+class State:
+    """Per-episode family state. Families subclass it to keep what their tools act on
+    (a database, a browser session); the episode sets `answer` when the agent submits."""
+
+    answer: str | None = None
+
+
+@runtime_checkable
+class Family(Protocol):
+    """A generator of tasks with its tools, setup, checker and reference solution.
+
+    `image` names the sandbox image the family's tasks run in (Docker) and says that the family
+    needs a sandbox at all; `None` means its tools act on `State` only and no sandbox is started.
+    """
+
+    name: str
+    version: str
+    description: str
+    templates: Sequence[str]
+    image: str | None
+
+    def generate(self, seed: int, split: Split) -> Task: ...
+
+    def tools(self, task: Task) -> list[Tool]: ...
+
+    async def setup(self, task: Task, sandbox: Sandbox) -> State: ...
+
+    async def check(self, task: Task, sandbox: Sandbox, state: State) -> CheckResult: ...
+
+    def solution(self, task: Task) -> list[ToolCall]: ...
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """The system under test. A fresh agent is made for every episode."""
+
+    async def reset(self, view: TaskView) -> None: ...
+
+    async def act(self, obs: Observation) -> Action: ...
+
+
+class OracleAware(Protocol):
+    """Agents that are given the reference solution (the oracle, a copilot supervisor)."""
+
+    def bind_solution(self, solution: list[ToolCall]) -> None: ...
+
+
+class Closeable(Protocol):
+    async def close(self) -> None: ...
+
+
+def is_oracle_aware(agent: Any) -> bool:
+    return callable(getattr(agent, "bind_solution", None))

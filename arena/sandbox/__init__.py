@@ -1,0 +1,78 @@
+"""Sandboxes: where an episode's commands run, behind the `Sandbox` protocol.
+
+`open_sandbox` is the one factory. Heavy parts load only when used: the Docker SDK is imported
+only for `docker` sandboxes.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from arena.errors import ConfigError
+from arena.protocols import Sandbox
+
+SandboxKind = Literal["bwrap", "docker", "process"]
+SANDBOX_KINDS: tuple[SandboxKind, ...] = ("bwrap", "docker", "process")
+
+
+class SandboxConfig(BaseModel):
+    """Resource limits and isolation of one sandbox."""
+
+    kind: SandboxKind = "bwrap"
+    memory_mb: int = Field(1024, ge=64)
+    cpus: float = Field(1.0, gt=0)
+    pids: int = Field(256, ge=16)
+    file_size_mb: int = Field(256, ge=1)
+    cpu_seconds: int = Field(600, ge=1)
+    unsafe_local: bool = False  # required for kind="process": no isolation at all
+
+
+async def open_sandbox(config: SandboxConfig, *, image: str, labels: dict[str, str]) -> Sandbox:
+    """Start a sandbox of the configured kind. Raises `SandboxError` if it cannot start."""
+    if config.kind == "process":
+        if not config.unsafe_local:
+            raise ConfigError(
+                "--sandbox process runs agent commands directly on this machine with no isolation; "
+                "pass --unsafe-local to accept that, or use --sandbox bwrap or --sandbox docker"
+            )
+        from arena.sandbox.process import ProcessSandbox
+
+        return await ProcessSandbox.start(config, labels=labels)
+    if config.kind == "bwrap":
+        from arena.sandbox.bwrap import BwrapSandbox
+
+        return await BwrapSandbox.start(config, image=image, labels=labels)
+    if config.kind == "docker":
+        from arena.sandbox.docker import DockerSandbox
+
+        return await DockerSandbox.start(config, image=image, labels=labels)
+    raise ConfigError(f"unknown sandbox kind {config.kind!r}; choose one of {', '.join(SANDBOX_KINDS)}")
+
+
+class NullSandbox:
+    """For families whose tools act on family state only: no process is ever started."""
+
+    workdir = "/work"
+
+    async def exec(self, cmd: str | list[str], *, timeout: float, stdin: bytes | None = None):
+        from arena.errors import ToolError
+
+        raise ToolError("this task has no shell; use the task's own tools")
+
+    async def write_file(self, path: str, data: bytes) -> None:
+        from arena.errors import ToolError
+
+        raise ToolError("this task has no file system")
+
+    async def read_file(self, path: str) -> bytes:
+        from arena.errors import ToolError
+
+        raise ToolError("this task has no file system")
+
+    async def close(self) -> None:
+        return None
+
+
+__all__ = ["SANDBOX_KINDS", "NullSandbox", "SandboxConfig", "SandboxKind", "open_sandbox"]

@@ -1,0 +1,245 @@
+"""Core data types: tasks, tool calls and results, actions, observations, steps, episode results.
+
+Everything that crosses a boundary (agent, store, report, HTTP) is one of these pydantic models,
+so it serialises to JSON the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+Split = Literal["dev", "test"]
+Level = Literal["copilot", "agent", "worker"]
+Outcome = Literal["success", "fail", "error"]
+Termination = Literal[
+    "submitted",  # the agent called submit
+    "max_steps",  # step limit reached (truncated)
+    "time_limit",  # wall-time limit reached (truncated)
+    "budget",  # token or cost budget exhausted (truncated)
+    "agent_error",  # the agent itself crashed, hung or spoke garbage
+    "infra_error",  # the sandbox or an endpoint failed: not the agent's fault
+    "cancelled",  # the run was interrupted
+]
+
+SPLITS: tuple[Split, ...] = ("dev", "test")
+LEVELS: tuple[Level, ...] = ("copilot", "agent", "worker")
+
+
+def new_call_id() -> str:
+    return "call_" + uuid.uuid4().hex[:12]
+
+
+class Limits(BaseModel):
+    """Budgets of one episode. A task sets defaults; the run config may override them."""
+
+    max_steps: int = Field(30, ge=1)
+    max_seconds: float = Field(600.0, gt=0)
+    tool_timeout: float = Field(30.0, gt=0)
+    max_tokens: int | None = Field(None, ge=1)
+    max_cost_usd: float | None = Field(None, gt=0)
+
+
+class Subgoal(BaseModel):
+    """One intermediate goal; `checks` names the family checks that show it is met."""
+
+    name: str
+    description: str
+    checks: list[str] = Field(default_factory=list)
+
+
+class Task(BaseModel):
+    """One generated task instance. `params` holds generator data, including grading material;
+    it never reaches the agent (agents see a `TaskView`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    family: str
+    version: str
+    seed: int
+    split: Split
+    template: str
+    instructions: list[str] = Field(min_length=1)
+    files: dict[str, str] = Field(default_factory=dict)
+    subgoals: list[Subgoal] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
+    human_minutes: float = 5.0
+    difficulty: int = 1
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        return task_id(self.family, self.version, self.split, self.seed)
+
+    def instruction(self, paraphrase: int = 0) -> str:
+        return self.instructions[paraphrase % len(self.instructions)]
+
+
+def task_id(family: str, version: str, split: str, seed: int) -> str:
+    """Stable, readable id: the same family, version, split and seed always give the same id."""
+    return f"{family}@{version}/{split}/{seed}"
+
+
+class ToolSpec(BaseModel):
+    """What an agent is told about a tool: its name, what it does, and a JSON Schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+    def openai(self) -> dict[str, Any]:
+        """The tool in the OpenAI chat-completions `tools` format."""
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
+
+
+class ToolCall(BaseModel):
+    """A request to run a tool. `arguments` is a dict, or the raw string when an agent sent text
+    that is not a JSON object (the episode turns that into a tool error, not a crash)."""
+
+    id: str = Field(default_factory=new_call_id)
+    name: str
+    arguments: dict[str, Any] | str = Field(default_factory=dict)
+
+
+class ToolResult(BaseModel):
+    call_id: str
+    name: str
+    output: str
+    is_error: bool = False
+    truncated: bool = False
+    fault: bool = False  # an injected transient fault, where a retry is the right move
+    seconds: float = 0.0
+
+
+class Usage(BaseModel):
+    """Model usage of one action. `cost_usd` is None when the price is unknown (never shown as 0)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+
+    def __add__(self, other: Usage) -> Usage:
+        cost = None
+        if self.cost_usd is not None or other.cost_usd is not None:
+            cost = (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cost_usd=cost,
+        )
+
+
+class Action(BaseModel):
+    """What an agent does in one step: tool calls (a call to `submit` ends the episode),
+    an optional message, and the model usage that producing it cost."""
+
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    message: str | None = None
+    usage: Usage | None = None
+    parse_error: str | None = None  # the agent's output could not be read as an action
+    info: dict[str, Any] = Field(default_factory=dict)  # agent notes worth keeping (e.g. context trimmed)
+
+    @classmethod
+    def call(cls, name: str, usage: Usage | None = None, **arguments: Any) -> Action:
+        return cls(tool_calls=[ToolCall(name=name, arguments=arguments)], usage=usage)
+
+    @classmethod
+    def submit(cls, answer: str | None = None, usage: Usage | None = None) -> Action:
+        args = {} if answer is None else {"answer": answer}
+        return cls(tool_calls=[ToolCall(name="submit", arguments=args)], usage=usage)
+
+
+class TaskView(BaseModel):
+    """What the agent is told at reset: no grading material, no generator parameters."""
+
+    task_id: str
+    family: str
+    instruction: str
+    tools: list[ToolSpec]
+    level: Level
+    limits: Limits
+
+
+class Observation(BaseModel):
+    """What the agent sees after each step: the results of its tool calls and, when the
+    environment has something to say (no tool call, a limit is near), a note."""
+
+    step: int
+    results: list[ToolResult] = Field(default_factory=list)
+    note: str | None = None
+    done: bool = False
+
+
+class StepRecord(BaseModel):
+    """One step as stored: the action, its results, timing and usage. The trajectory of these
+    is the source of truth for every metric."""
+
+    index: int
+    action: Action
+    results: list[ToolResult]
+    note: str | None = None
+    started: float  # unix time
+    seconds: float
+
+
+class Check(BaseModel):
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+class CheckResult(BaseModel):
+    checks: list[Check] = Field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+    @property
+    def score(self) -> float:
+        return sum(c.passed for c in self.checks) / len(self.checks) if self.checks else 0.0
+
+
+class EpisodeKey(BaseModel):
+    """Identifies one planned episode within a run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agent: str
+    family: str
+    split: Split
+    seed: int
+    level: Level
+    trial: int
+    paraphrase: int = 0
+
+    @property
+    def task_id(self) -> str:
+        # The version is resolved when the family loads; the key names the family by name only.
+        return f"{self.family}/{self.split}/{self.seed}"
+
+    @property
+    def id(self) -> str:
+        return f"{self.agent}|{self.family}/{self.split}/{self.seed}|{self.level}|t{self.trial}|p{self.paraphrase}"
+
+
+class EpisodeResult(BaseModel):
+    """The outcome of one finished episode, derived from its steps and checks."""
+
+    outcome: Outcome
+    termination: Termination
+    score: float = 0.0
+    checks: list[Check] = Field(default_factory=list)
+    steps: int = 0
+    tool_calls: int = 0
+    tool_errors: int = 0
+    usage: Usage = Field(default_factory=Usage)
+    seconds: float = 0.0
+    error: str | None = None
+    task_id: str = ""
