@@ -43,3 +43,11 @@ def need_bwrap() -> None:
 @pytest.fixture(scope="session")
 def need_docker() -> None:
     require(docker_ready(), "the Docker engine", "run scripts/setup.sh (installs docker.io, starts dockerd)")
+
+
+@pytest.fixture(scope="session")
+def docker_images(need_docker: None) -> None:
+    """The sandbox images, built once per session (a no-op when their inputs did not change)."""
+    from arena.images import build_images
+
+    build_images(log=lambda *a, **k: None)

@@ -1,0 +1,43 @@
+"""The spine's acceptance: the oracle solves every `files` task (seeds 0-99, both splits) in real
+bubblewrap and Docker sandboxes through the real runner and store; the random agent stays under 10%."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from arena.metrics import aggregate
+from arena.runner import RunConfig, Runner, stored_config, validate_config
+from arena.store import Store
+
+
+def run(config: RunConfig, db: Path) -> Store:
+    store = Store(db)
+    factories = validate_config(config)
+    store.create_run("acceptance", stored_config(config, factories), config.plan())
+    asyncio.run(Runner(store, "acceptance", config, factories=factories).run())
+    return store
+
+
+@pytest.mark.parametrize("kind", ["bwrap", "docker"])
+def test_files_oracle_solves_all_random_is_the_floor(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    request.getfixturevalue("need_bwrap" if kind == "bwrap" else "need_docker")
+    if kind == "docker":
+        request.getfixturevalue("docker_images")
+    config = RunConfig(
+        agents=["oracle", "random"], families=["files"], seeds=list(range(100)), splits=["dev", "test"],
+        sandbox={"kind": kind}, concurrency=4,
+    )
+    store = run(config, tmp_path / "acceptance.db")
+    eps = store.episodes("acceptance")
+    assert len(eps) == 400 and all(e.status == "done" for e in eps)
+    failures = [(e.key.id, e.result.error or e.result.checks) for e in eps
+                if e.key.agent == "oracle" and e.result and e.result.outcome != "success"]
+    assert not failures, failures[:5]
+    by_agent = {a.agent: a for a in aggregate(eps)}
+    assert by_agent["oracle"].successes == 200
+    random_agent = by_agent["random"]
+    assert random_agent.errors == 0
+    assert random_agent.success_rate is not None and random_agent.success_rate < 0.10
