@@ -37,7 +37,9 @@ def docker_ready() -> bool:
 
 @pytest.fixture(scope="session")
 def need_bwrap() -> None:
-    require(shutil.which("bwrap") is not None, "bubblewrap (bwrap)", "run scripts/setup.sh or apt-get install bubblewrap")
+    require(
+        shutil.which("bwrap") is not None, "bubblewrap (bwrap)", "run scripts/setup.sh or apt-get install bubblewrap"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import warnings
 
+import arena.environments  # noqa: F401  (registers arena/<family>-v0)
 import gymnasium
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import arena.environments  # noqa: F401  (registers arena/<family>-v0)
 from arena.gym import parse_action
 from arena.registry import FAMILIES, load_family
 
@@ -70,7 +70,7 @@ def test_garbage_actions_are_observations_not_exceptions(need_bwrap: None) -> No
     try:
         env.reset(seed=0)
         for garbage in ["", "not json", "[1,2]", '{"name": "nope"}', '{"tool_calls": 5}']:
-            obs, reward, terminated, truncated, _ = env.step(garbage)
+            obs, reward, terminated, _, _ = env.step(garbage)
             data = json.loads(obs)
             assert not terminated and reward == 0.0
             assert data["note"] or any(r["is_error"] for r in data["results"])

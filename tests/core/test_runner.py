@@ -67,7 +67,7 @@ def test_killed_run_resumes_to_exactly_the_plan(tmp_path: Path, sig: signal.Sign
         assert running == 0, "Ctrl-C must leave no episode marked running"
 
     resumed = arena("run", "--resume", "--quiet", *common, env={"ARENA_TEST_DELAY": "0"})
-    out, err = resumed.communicate(timeout=120)
+    _, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     after = _results(db)
     assert len(after) == 24 and all(v is not None for v in after.values())

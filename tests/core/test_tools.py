@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+from arena.agents.scripted import ScriptedAgent
 from pydantic import BaseModel
 
-from arena.agents.scripted import ScriptedAgent
 from arena.episode import run_episode
 from arena.protocols import State
 from arena.sandbox import SandboxConfig, open_sandbox
-from arena.tools import MAX_OUTPUT_BYTES, SHELL_TOOLS, Tool, ToolContext, Toolbox, cap_output, run_tool
+from arena.tools import MAX_OUTPUT_BYTES, SHELL_TOOLS, Tool, Toolbox, ToolContext, cap_output, run_tool
 from arena.types import Action, Task, ToolCall
 from tests.minimal_family import GreetingFamily
 
