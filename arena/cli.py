@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tool-timeout", type=float, help="override the per-tool-call timeout")
     run.add_argument("--max-tokens", type=int, help="token budget per episode (truncates)")
     run.add_argument("--max-cost", type=float, help="cost budget per episode in USD (truncates)")
+    run.add_argument("--command-timeout", type=float, help="seconds a command: agent may take per turn (default 60)")
     run.add_argument("--json", action="store_true", help="print the final report as JSON")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     for flag, _key, typ, text in MODEL_FLAGS:
@@ -212,6 +213,11 @@ def run_config_from_args(args: argparse.Namespace) -> Any:
         for spec in data.get("agents", []):
             if spec.startswith("openai:"):
                 options[spec] = {**model_opts, **options.get(spec, {})}
+    if args.command_timeout is not None:
+        options = data.setdefault("agent_options", {})
+        for spec in data.get("agents", []):
+            if spec.startswith("command:"):
+                options[spec] = {"timeout": args.command_timeout, **options.get(spec, {})}
     missing = [name for name in ("agents", "families", "seeds") if not data.get(name)]
     if missing:
         raise ConfigError(f"missing {', '.join('--' + m for m in missing)} (or put them in --config run.toml)")
