@@ -1,0 +1,79 @@
+"""`FilesFamily`: file-system chores generated from a seed, graded by the final state of the files."""
+
+from __future__ import annotations
+
+import random
+
+from arena.errors import SandboxError
+from arena.protocols import Sandbox, State
+from arena.tools import SHELL_TOOLS, Tool
+from arena.types import CheckResult, Limits, Split, Task, ToolCall
+
+from . import _cleanup, _count, _csv, _dedupe, _manifest, _rename, _sort
+from ._common import Final, Template, snapshot, tree_check, unpack_script
+
+SETUP_TIMEOUT = 60.0
+
+TEMPLATES: tuple[Template, ...] = (
+    _sort.TEMPLATE,
+    _count.TEMPLATE,
+    _rename.TEMPLATE,
+    _csv.TEMPLATE,
+    _cleanup.TEMPLATE,
+    _dedupe.TEMPLATE,
+    _manifest.TEMPLATE,
+)
+BY_NAME = {t.name: t for t in TEMPLATES}
+
+
+def difficulty_for(seed: int) -> int:
+    """1 for seeds 0-29, 2 for 30-59, 3 from 60 on: more files, deeper trees, more distractors."""
+    return 1 + min(seed // 30, 2)
+
+
+class FilesFamily:
+    name = "files"
+    version = "1"
+    description = "File-system chores: sort, count, rename, convert CSV to JSON, prune logs, deduplicate, inventory."
+    templates = tuple(t.name for t in TEMPLATES)
+    image = "arena-base"
+
+    def generate(self, seed: int, split: Split) -> Task:
+        rng = random.Random(f"{self.name}:{split}:{seed}")
+        template = TEMPLATES[seed % len(TEMPLATES)]
+        difficulty = difficulty_for(seed)
+        draft = template.draft(rng, split, difficulty)
+        return Task(
+            family=self.name,
+            version=self.version,
+            seed=seed,
+            split=split,
+            template=template.name,
+            instructions=draft.instructions,
+            files=draft.files,
+            subgoals=draft.subgoals,
+            limits=Limits(max_steps=draft.max_steps),
+            human_minutes=draft.human_minutes,
+            difficulty=difficulty,
+            params=draft.params,
+        )
+
+    def tools(self, task: Task) -> list[Tool]:
+        return list(SHELL_TOOLS)
+
+    async def setup(self, task: Task, sandbox: Sandbox) -> State:
+        # One exec for the whole tree: a file at a time costs a jail or a container exec each.
+        script = unpack_script(task.files, task.params.get("mtime"))
+        result = await sandbox.exec(["bash", "-s"], timeout=SETUP_TIMEOUT, stdin=script.encode())
+        if result.exit_code != 0 or result.timed_out:
+            raise SandboxError(f"cannot write the task's files: {(result.stderr or result.stdout).strip()[-500:]}")
+        return State()
+
+    async def check(self, task: Task, sandbox: Sandbox, state: State) -> CheckResult:
+        final = Final(hashes=await snapshot(sandbox), sandbox=sandbox, state=state)
+        checks = [tree_check(group, final.hashes) for group in task.params["expect"]]
+        checks += await BY_NAME[task.template].extra_checks(task, final)
+        return CheckResult(checks=checks)
+
+    def solution(self, task: Task) -> list[ToolCall]:
+        return BY_NAME[task.template].solution(task)
