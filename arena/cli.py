@@ -17,7 +17,8 @@ from arena.errors import ArenaError, ConfigError
 
 DEFAULT_DB = os.environ.get("ARENA_DB", "arena.db")
 console = Console(stderr=True)
-out = Console()
+# Reports piped to a file or CI log get room for every column instead of the 80-column default.
+out = Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def parse_seeds(text: str) -> list[int]:

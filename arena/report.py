@@ -59,7 +59,9 @@ def report_table(aggs: list[Aggregate], title: str) -> Table:
     table.add_column("success [95% CI]")
     if trials > 1:
         table.add_column(f"pass^{trials}", justify="right")
-    for col in ("steps", "time", "tokens", "cost", "$/success"):
+    any_model = any(a.input_tokens or a.output_tokens for a in aggs)
+    model_cols = ("tokens", "cost", "$/success") if any_model else ()
+    for col in ("steps", "time", *model_cols):
         table.add_column(col, justify="right")
     for a in aggs:
         used_model = bool(a.input_tokens or a.output_tokens)
@@ -75,10 +77,13 @@ def report_table(aggs: list[Aggregate], title: str) -> Table:
         row += [
             "—" if a.mean_steps is None else f"{a.mean_steps:.1f}",
             "—" if a.mean_seconds is None else f"{a.mean_seconds:.1f}s",
-            f"{a.input_tokens + a.output_tokens:,}" if used_model else "—",
-            _money(a.cost_usd) if used_model else "—",
-            _money(a.cost_per_success) if used_model else "—",
         ]
+        if any_model:
+            row += [
+                f"{a.input_tokens + a.output_tokens:,}" if used_model else "—",
+                _money(a.cost_usd) if used_model else "—",
+                _money(a.cost_per_success) if used_model else "—",
+            ]
         table.add_row(*row)
     return table
 

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 from arena.agents.oracle import OracleAgent
-
 from arena.errors import SandboxError
 from arena.protocols import Sandbox, State
 from arena.types import Action, Observation, Task

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import warnings
 
-import arena.environments  # noqa: F401  (registers arena/<family>-v0)
 import gymnasium
 import pytest
 from gymnasium.utils.env_checker import check_env
 
+import arena.environments  # noqa: F401  (registers arena/<family>-v0)
 from arena.gym import parse_action
 from arena.registry import FAMILIES, load_family
 

@@ -8,8 +8,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from arena.agents.scripted import ScriptedAgent
 
+from arena.agents.scripted import ScriptedAgent
 from arena.episode import run_episode
 from arena.sandbox import SandboxConfig, open_sandbox
 from arena.types import Action, Limits

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from arena.agents.scripted import ScriptedAgent
 from pydantic import BaseModel
 
+from arena.agents.scripted import ScriptedAgent
 from arena.episode import run_episode
 from arena.protocols import State
 from arena.sandbox import SandboxConfig, open_sandbox
