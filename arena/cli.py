@@ -16,7 +16,7 @@ from rich.console import Console
 from arena.errors import ArenaError, ConfigError
 
 DEFAULT_DB = os.environ.get("ARENA_DB", "arena.db")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # errors stay whole lines, easy to grep
 # Reports piped to a file or CI log get room for every column instead of the 80-column default.
 out = Console() if sys.stdout.isatty() else Console(width=160)
 

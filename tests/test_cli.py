@@ -1,0 +1,76 @@
+"""The `arena` command as a user meets it: help, listings, a task view, and a model comparison
+over real HTTP whose report carries tokens, cost and cost per success."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from arena.registry import FAMILIES
+from arena.testing import ScriptedChatServer, oracle_policy
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def arena(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "arena.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_help_explains() -> None:
+    top = arena("--help")
+    assert top.returncode == 0 and "run" in top.stdout and "report" in top.stdout
+    run = arena("run", "--help")
+    for flag in ("--agents", "--families", "--seeds", "--trials", "--sandbox", "--resume", "--unsafe-local"):
+        assert flag in run.stdout
+
+
+def test_list_families_shows_every_family_with_tools_and_sandbox() -> None:
+    result = arena("list", "families")
+    assert result.returncode == 0, result.stderr
+    for name in FAMILIES:
+        assert name in result.stdout
+    assert "arena-python" in result.stdout and "submit" in result.stdout
+    agents = arena("list", "agents")
+    assert "oracle" in agents.stdout and "openai:" in agents.stdout and "command:" in agents.stdout
+
+
+def test_show_task_prints_without_running() -> None:
+    result = arena("show-task", "files", "--seed", "3", "--split", "test")
+    assert result.returncode == 0, result.stderr
+    assert "files@1/test/3" in result.stdout and "instruction 0" in result.stdout and "bash" in result.stdout
+    task = json.loads(arena("show-task", "files", "--seed", "3", "--json").stdout)
+    assert task["id"] == "files@1/dev/3" and task["params"]
+
+
+def test_model_comparison_report_has_tokens_and_cost(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    with ScriptedChatServer(oracle_policy("files", range(3))) as server:
+        result = arena(
+            "run", "--agents", "openai:gpt-4o-mini,openai:my-local-model,random", "--families", "files",
+            "--seeds", "0-2", "--sandbox", "process", "--unsafe-local", "--db", str(db), "--run-id", "cmp",
+            "--base-url", server.base_url, "--max-retries", "1", "--quiet",
+            env={"OPENAI_API_KEY": "sk-test-cli"},
+        )
+    assert result.returncode == 0, result.stderr
+    for column in ("tokens", "cost", "$/success"):
+        assert column in result.stdout
+    assert "unknown" in result.stdout  # the local model has no price: unknown, not $0
+    report = json.loads(arena("report", "cmp", "--db", str(db), "--json").stdout)
+    by_agent = {a["agent"]: a for a in report["aggregates"]}
+    priced = by_agent["openai:gpt-4o-mini"]
+    assert priced["successes"] == 3 and priced["input_tokens"] > 0 and priced["output_tokens"] > 0
+    assert priced["cost_usd"] > 0 and priced["cost_per_success"] == priced["cost_usd"] / 3
+    assert by_agent["openai:my-local-model"]["cost_usd"] is None
+    runs = arena("runs", "--db", str(db))
+    assert "cmp" in runs.stdout and "finished" in runs.stdout
+
+
+def test_report_of_missing_db_names_the_fix(tmp_path: Path) -> None:
+    result = arena("report", "--db", str(tmp_path / "none.db"))
+    assert result.returncode == 2 and "arena run" in result.stderr
