@@ -1,0 +1,167 @@
+"""What is particular to each sandbox: Docker containers' labels, names, users and cleanup, the
+daemon-hang guard and error translation; bwrap's per-sandbox host uids and its start failures."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+import arena.sandbox.bwrap as bwrap_module
+import arena.sandbox.docker as docker_module
+from arena.errors import SandboxError
+from arena.images import BASE_IMAGE
+from arena.sandbox import SandboxConfig
+from arena.sandbox.bwrap import BwrapSandbox
+from arena.sandbox.docker import DockerSandbox, connect, remove_leftovers
+
+CONFIG = SandboxConfig(kind="docker", memory_mb=256, pids=128, cpus=1.0)
+
+
+@pytest.fixture
+def run_id() -> str:
+    return f"pytest-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def docker_sandbox(docker_images: None, run_id: str) -> AsyncIterator[DockerSandbox]:
+    sandbox = await DockerSandbox.start(CONFIG, image=BASE_IMAGE, labels={"arena.run": run_id, "arena.episode": "ep/1"})
+    yield sandbox
+    await sandbox.close()
+    remove_leftovers(run_id)
+
+
+# ------------------------------------------------------------------------------------------ docker
+
+
+async def test_container_labels_name_and_limits(docker_sandbox: DockerSandbox, run_id: str) -> None:
+    client = connect()
+    try:
+        attrs = client.containers.get(docker_sandbox.name).attrs
+    finally:
+        client.close()
+    labels = attrs["Config"]["Labels"]
+    assert labels["arena.managed"] == "1"
+    assert labels["arena.run"] == run_id and labels["arena.episode"] == "ep/1"
+    assert docker_sandbox.name.startswith("arena-ep-1-")
+    host = attrs["HostConfig"]
+    assert host["NetworkMode"] == "none"
+    assert host["Memory"] == host["MemorySwap"] == 256 * 1024 * 1024
+    assert host["PidsLimit"] == 128 and host["NanoCpus"] == 10**9
+    assert host["CapDrop"] == ["ALL"] and "no-new-privileges" in host["SecurityOpt"]
+    assert host["Init"] is True and attrs["Config"]["User"] == "1001:1001"
+
+
+async def test_agent_cannot_kill_the_container(docker_sandbox: DockerSandbox) -> None:
+    await docker_sandbox.exec("kill -9 -1", timeout=20)
+    r = await docker_sandbox.exec("echo alive; ps -o user= -p 1", timeout=20)
+    assert r.stdout.split() == ["alive", "keeper"]
+
+
+async def test_close_removes_the_container(docker_images: None, run_id: str) -> None:
+    sandbox = await DockerSandbox.start(CONFIG, image=BASE_IMAGE, labels={"arena.run": run_id})
+    await sandbox.close()
+    await sandbox.close()  # twice is fine
+    assert remove_leftovers(run_id) == 0
+    with pytest.raises(SandboxError, match="closed"):
+        await sandbox.exec("true", timeout=5)
+
+
+async def test_remove_leftovers_takes_one_run(docker_images: None) -> None:
+    mine, other = f"pytest-{uuid.uuid4().hex[:8]}", f"pytest-{uuid.uuid4().hex[:8]}"
+    boxes = await asyncio.gather(
+        *(DockerSandbox.start(CONFIG, image=BASE_IMAGE, labels={"arena.run": run}) for run in (mine, mine, other))
+    )
+    assert len({box.name for box in boxes}) == 3
+    try:
+        assert remove_leftovers(mine) == 2
+        assert remove_leftovers(mine) == 0
+        r = await boxes[2].exec("echo untouched", timeout=20)
+        assert r.stdout == "untouched\n"
+        with pytest.raises(SandboxError):
+            await boxes[0].exec("true", timeout=20)
+    finally:
+        assert remove_leftovers(other) == 1
+        for box in boxes:
+            await box.close()
+
+
+async def test_concurrent_commands_do_not_queue(docker_sandbox: DockerSandbox) -> None:
+    # All must run at once: a shared pool of a few threads would start some only after others ended.
+    script = "date +%s.%N; sleep 3; date +%s.%N"
+    results = await asyncio.gather(*(docker_sandbox.exec(script, timeout=30) for _ in range(16)))
+    spans = [[float(t) for t in r.stdout.split()] for r in results]
+    assert max(start for start, _ in spans) < min(end for _, end in spans)
+
+
+async def test_missing_image_says_how_to_build(need_docker: None) -> None:
+    with pytest.raises(SandboxError, match="build_images"):
+        await DockerSandbox.start(CONFIG, image=f"arena-missing-{uuid.uuid4().hex[:6]}", labels={})
+
+
+async def test_unreachable_daemon_says_how_to_start_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with pytest.raises(SandboxError, match="dockerd"):
+        await DockerSandbox.start(CONFIG, image=BASE_IMAGE, labels={})
+
+
+async def test_hung_container_becomes_sandbox_error(
+    docker_sandbox: DockerSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A paused container freezes the in-container `timeout` too: only the host-side guard is left.
+    monkeypatch.setattr(docker_module, "HOST_GRACE", 1.0)
+    running = asyncio.ensure_future(docker_sandbox.exec("sleep 30", timeout=1))
+    await asyncio.sleep(0.5)
+    docker_sandbox.container.pause()
+    try:
+        started = time.monotonic()
+        with pytest.raises(SandboxError):
+            await running
+        assert time.monotonic() - started < 10
+        with pytest.raises(SandboxError, match="paused"):
+            await docker_sandbox.exec("true", timeout=5)
+    finally:
+        docker_sandbox.container.unpause()
+
+
+# ------------------------------------------------------------------------------------------- bwrap
+
+
+async def test_bwrap_sandboxes_get_their_own_host_uid(need_bwrap: None) -> None:
+    boxes = await asyncio.gather(*(BwrapSandbox.start(SandboxConfig(), image="", labels={}) for _ in range(3)))
+    try:
+        if os.geteuid() == 0:
+            uids = {box.host_uid for box in boxes}
+            assert len(uids) == 3 and all(uid is not None and uid >= 200_000 for uid in uids)
+            await boxes[0].write_file("owned", b"x")
+            assert (boxes[0].root / "work" / "owned").stat().st_uid == boxes[0].host_uid
+        else:
+            assert all(box.host_uid is None for box in boxes)
+    finally:
+        for box in boxes:
+            await box.close()
+    assert not any(box.root.exists() for box in boxes)
+    assert not BwrapSandbox._host_uids_in_use & {box.host_uid for box in boxes}
+
+
+async def test_bwrap_start_failure_is_sandbox_error(need_bwrap: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bwrap_module, "_system_binds", lambda: ["--ro-bind", "/nonexistent-usr", "/usr"])
+    with pytest.raises(SandboxError, match="bwrap could not start"):
+        await BwrapSandbox.start(SandboxConfig(), image="", labels={})
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(SandboxError, match="apt-get install bubblewrap"):
+        await BwrapSandbox.start(SandboxConfig(), image="", labels={})
+
+
+async def test_bwrap_close_kills_running_commands(need_bwrap: None) -> None:
+    sandbox = await BwrapSandbox.start(SandboxConfig(), image="", labels={})
+    running = asyncio.ensure_future(sandbox.exec("sleep 30", timeout=60))
+    await asyncio.sleep(0.5)
+    started = time.monotonic()
+    await sandbox.close()
+    result = await asyncio.wait_for(running, 10)
+    assert result.exit_code != 0 and time.monotonic() - started < 10
