@@ -195,11 +195,16 @@ async def _read_file(args: ReadFileArgs, ctx: ToolContext) -> str:
         raise ToolError(f"no such file: {args.path}") from None
     except IsADirectoryError:
         raise ToolError(f"{args.path} is a directory; use list_dir") from None
+    except OSError as e:  # permission denied, not a directory, too large, ...
+        raise ToolError(f"cannot read {args.path}: {e.strerror or e}") from None
     return data.decode("utf-8", errors="replace")
 
 
 async def _write_file(args: WriteFileArgs, ctx: ToolContext) -> str:
-    await ctx.sandbox.write_file(args.path, args.content.encode())
+    try:
+        await ctx.sandbox.write_file(args.path, args.content.encode())
+    except OSError as e:
+        raise ToolError(f"cannot write {args.path}: {e.strerror or e}") from None
     return f"wrote {len(args.content.encode())} bytes to {args.path}"
 
 
