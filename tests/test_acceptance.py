@@ -26,18 +26,22 @@ def test_files_oracle_solves_all_random_is_the_floor(kind: str, tmp_path: Path, 
     request.getfixturevalue("need_bwrap" if kind == "bwrap" else "need_docker")
     if kind == "docker":
         request.getfixturevalue("docker_images")
+    # The floor does not depend on the sandbox; measuring it once keeps the Docker half short.
+    agents = ["oracle", "random"] if kind == "bwrap" else ["oracle"]
     config = RunConfig(
-        agents=["oracle", "random"], families=["files"], seeds=list(range(100)), splits=["dev", "test"],
+        agents=agents, families=["files"], seeds=list(range(100)), splits=["dev", "test"],
         sandbox={"kind": kind}, concurrency=4,
     )
     store = run(config, tmp_path / "acceptance.db")
     eps = store.episodes("acceptance")
-    assert len(eps) == 400 and all(e.status == "done" for e in eps)
+    assert len(eps) == 200 * len(agents) and all(e.status == "done" for e in eps)
     failures = [(e.key.id, e.result.error or e.result.checks) for e in eps
                 if e.key.agent == "oracle" and e.result and e.result.outcome != "success"]
     assert not failures, failures[:5]
     by_agent = {a.agent: a for a in aggregate(eps)}
     assert by_agent["oracle"].successes == 200
+    if kind == "docker":
+        return
     random_agent = by_agent["random"]
     assert random_agent.errors == 0
     assert random_agent.success_rate is not None and random_agent.success_rate < 0.10
