@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import re
 import secrets
 import socket
@@ -23,18 +22,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from arena.errors import SandboxError
-from arena.protocols import ExecResult
 from arena.sandbox import SandboxConfig
-from arena.sandbox.bwrap import (
-    FILE_TIMEOUT,
-    OUTPUT_CAP,
-    READ_SCRIPT,
-    WRITE_SCRIPT,
-    Capped,
-    RawResult,
-    file_cap,
-    file_error,
-)
+from arena.sandbox.shell_files import Capped, RawResult, ShellFileSandbox
 
 if TYPE_CHECKING:
     import docker
@@ -139,7 +128,7 @@ async def _guard(work: Awaitable[T], seconds: float, what: str) -> T:
         raise SandboxError(f"the Docker engine did not finish {what} within {seconds:g}s") from None
 
 
-class DockerSandbox:
+class DockerSandbox(ShellFileSandbox):
     """One long-lived container; each `exec` is a `docker exec` as the agent user."""
 
     workdir = WORKDIR
@@ -225,24 +214,6 @@ class DockerSandbox:
         except asyncio.CancelledError:
             call.abort()
             raise
-
-    async def exec(self, cmd: str | list[str], *, timeout: float, stdin: bytes | None = None) -> ExecResult:
-        argv = ["bash", "-c", cmd] if isinstance(cmd, str) else list(cmd)
-        return (await self._run(argv, timeout=timeout, stdin=stdin, cap=OUTPUT_CAP)).result()
-
-    async def write_file(self, path: str, data: bytes) -> None:
-        raw = await self._run(["sh", "-c", WRITE_SCRIPT, "sh", path], timeout=FILE_TIMEOUT, stdin=data, cap=OUTPUT_CAP)
-        if raw.exit_code != 0 or raw.timed_out:
-            raise file_error(path, raw, "write")
-
-    async def read_file(self, path: str) -> bytes:
-        cap = file_cap(self.config)
-        raw = await self._run(["sh", "-c", READ_SCRIPT, "sh", path], timeout=FILE_TIMEOUT, stdin=None, cap=cap)
-        if raw.exit_code != 0 or raw.timed_out:
-            raise file_error(path, raw, "read")
-        if raw.stdout.dropped:
-            raise OSError(errno.EFBIG, f"file is larger than the sandbox limit of {cap - 1} bytes", path)
-        return raw.stdout.data()
 
     async def close(self) -> None:
         if self._closed:
