@@ -1,0 +1,122 @@
+"""The data family: answer questions about generated CSV, JSON and log files exactly.
+
+Every question needs real computation over messy data (aggregates, joins, filters, date
+arithmetic, unit conversions, rounding rules, version and decimal ordering). The agent gets a
+`python` tool to compute with; its submitted answer is read leniently and compared strictly.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable, Sequence
+
+from pydantic import BaseModel, Field
+
+from arena.errors import ToolError
+from arena.protocols import Sandbox, State
+from arena.tools import Tool, ToolContext, cap_output, format_exec, list_dir, read_file
+from arena.types import Check, CheckResult, Limits, Split, Subgoal, Task, ToolCall
+
+from .answers import Expected, judge
+from .common import Problem, instructions
+from .templates import access_log, leave, orders, releases, sales, sensors
+
+GENERATORS: dict[str, Callable[[random.Random, Split], Problem]] = {
+    "sales": sales.generate,
+    "orders": orders.generate,
+    "access_log": access_log.generate,
+    "sensors": sensors.generate,
+    "leave": leave.generate,
+    "releases": releases.generate,
+}
+TEMPLATES = tuple(GENERATORS)
+PYTHON_OUTPUT_LIMIT = 8000
+SCRATCH_DIR = ".python"
+
+
+class PythonArgs(BaseModel):
+    code: str = Field(
+        description="Python 3 source code. It runs with python3 in the work directory (where the data files "
+        "are); print() what you want to see."
+    )
+
+
+async def _python(args: PythonArgs, ctx: ToolContext) -> str:
+    script = f"{SCRATCH_DIR}/snippet_{uuid.uuid4().hex[:8]}.py"
+    await ctx.sandbox.write_file(script, args.code.encode())
+    # Run and remove the script in one go (leaving the work dir as it was), keeping python's exit status.
+    cleanup = f'rm -f "$0"; rmdir {SCRATCH_DIR} 2>/dev/null'
+    r = await ctx.sandbox.exec(
+        ["bash", "-c", f'python3 "$0"; status=$?; {cleanup}; exit $status', script], timeout=ctx.timeout
+    )
+    text, _ = cap_output(format_exec(r.exit_code, r.stdout, r.stderr, r.timed_out, ctx.timeout), PYTHON_OUTPUT_LIMIT)
+    if r.timed_out or r.exit_code != 0:
+        raise ToolError(text)
+    return text
+
+
+python = Tool(
+    "python",
+    "Run Python 3 code in the work directory and return its stdout, stderr and exit code. Each call is a "
+    "fresh process: nothing is kept between calls.",
+    PythonArgs,
+    _python,
+)
+
+
+class DataFamily:
+    name = "data"
+    version = "1"
+    description = "Answer questions about messy CSV, JSON and log files exactly, computing with Python."
+    templates: Sequence[str] = TEMPLATES
+    image: str | None = "arena-base"
+
+    def generate(self, seed: int, split: Split) -> Task:
+        rng = random.Random(f"{self.name}:{split}:{seed}")
+        template = TEMPLATES[seed % len(TEMPLATES)]
+        problem = GENERATORS[template](rng, split)
+        return Task(
+            family=self.name,
+            version=self.version,
+            seed=seed,
+            split=split,
+            template=template,
+            instructions=instructions(problem),
+            files=problem.files,
+            subgoals=[
+                Subgoal(
+                    name="exact_answer",
+                    description="Compute the answer from the files and submit it in the requested format.",
+                    checks=["answer_given", "answer_value"],
+                )
+            ],
+            limits=Limits(max_steps=10 + 5 * problem.difficulty),
+            human_minutes=problem.human_minutes,
+            difficulty=problem.difficulty,
+            params={"question": problem.kind, "expected": problem.expected.model_dump(), "solution": problem.solution},
+        )
+
+    def tools(self, task: Task) -> list[Tool]:
+        return [python, read_file, list_dir]
+
+    async def setup(self, task: Task, sandbox: Sandbox) -> State:
+        for path, text in task.files.items():
+            await sandbox.write_file(path, text.encode())
+        return State()
+
+    async def check(self, task: Task, sandbox: Sandbox, state: State) -> CheckResult:
+        expected = Expected.model_validate(task.params["expected"])
+        given = state.answer is not None and bool(state.answer.strip())
+        correct, detail = judge(expected, state.answer)
+        return CheckResult(checks=[
+            Check(name="answer_given", passed=given, detail="an answer was submitted" if given else "no answer"),
+            Check(name="answer_value", passed=correct, detail=detail),
+        ])
+
+    def solution(self, task: Task) -> list[ToolCall]:
+        expected = Expected.model_validate(task.params["expected"])
+        return [
+            ToolCall(name="python", arguments={"code": task.params["solution"]}),
+            ToolCall(name="submit", arguments={"answer": expected.show()}),
+        ]

@@ -1,0 +1,1 @@
+"""Data-set generators of the data family, one module per template."""

@@ -1,0 +1,1 @@
+"""Library templates of the repair family."""
