@@ -349,10 +349,11 @@ async def test_snapshot_reads_odd_file_names() -> None:
     assert sorted(hashes) == sorted(["plain", "with space", "back\\slash", "new\nline", "dir/.hidden"])
 
 
-async def test_grading_material_is_not_in_the_sandbox(need_bwrap: None) -> None:
+@pytest.mark.parametrize("kind", ["bwrap", "docker"])
+async def test_grading_material_is_not_in_the_sandbox(kind: str, request: pytest.FixtureRequest) -> None:
     """An agent that greps the whole visible file system for the expected answers finds nothing,
     while the same grep does find the task's own files (so it really searched)."""
-    pytest.importorskip("arena.sandbox.bwrap")
+    request.getfixturevalue("need_bwrap" if kind == "bwrap" else "docker_images")
     task = FAMILY.generate(seed_for("build_manifest", split="test"), "test")
     answers = task.params["leak_probes"]  # the sha256 of each file: written nowhere until someone computes them
     control = next(iter(task.files.values())).splitlines()[0]
@@ -370,7 +371,7 @@ async def test_grading_material_is_not_in_the_sandbox(need_bwrap: None) -> None:
             Action.submit(),
         ]
     )
-    await play(task, agent, BWRAP)
+    await play(task, agent, SandboxConfig(kind=kind))  # type: ignore[arg-type]
     answer_hits, control_hits = (obs.results[0].output for obs in agent.observations[1:3])
     assert "ANSWER" not in answer_hits, answer_hits
     assert "CONTROL /work/" in control_hits, control_hits
