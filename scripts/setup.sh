@@ -48,8 +48,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import arena, pytest, mcp" 2>/dev/null || [ pyproject.toml -nt .venv/.installed ]; then
   say "installing the arena into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  # pip's own chatter goes to a log, shown only when the install fails.
+  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e '.[dev]'; } \
+      >.venv/pip.log 2>&1; then
+    cat .venv/pip.log >&2
+    echo "installing into .venv failed (log above, also in .venv/pip.log)" >&2
+    exit 1
+  fi
   touch .venv/.installed
 fi
 
