@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @asynccontextmanager
 async def serve(db: Path, seed: int, run_id: str) -> AsyncIterator[ClientSession]:
-    """`python -m arena.mcp_server files ...` spawned and connected by the SDK's stdio client."""
-    args = ["-m", "arena.mcp_server", "files", "--seed", str(seed), "--sandbox", "process", "--unsafe-local",
+    """`arena serve-mcp files ...` spawned and connected by the SDK's stdio client."""
+    args = ["-m", "arena.cli", "serve-mcp", "files", "--seed", str(seed), "--sandbox", "process", "--unsafe-local",
             "--db", str(db), "--run-id", run_id]
     params = StdioServerParameters(command=sys.executable, args=args, cwd=REPO)
     with (db.parent / f"{run_id}.log").open("w") as errlog:
