@@ -45,3 +45,28 @@ def test_files_oracle_solves_all_random_is_the_floor(kind: str, tmp_path: Path, 
     random_agent = by_agent["random"]
     assert random_agent.errors == 0
     assert random_agent.success_rate is not None and random_agent.success_rate < 0.10
+
+
+@pytest.mark.parametrize("family", ["repair", "data", "helpdesk", "web"])
+def test_every_family_oracle_solves_all_random_is_the_floor(family: str, tmp_path: Path, need_bwrap: None) -> None:
+    """Seeds 0-99 of both splits, in the sandbox each family needs (bwrap; none for state-only families)."""
+    config = RunConfig(
+        agents=["oracle", "random"], families=[family], seeds=list(range(100)), splits=["dev", "test"],
+        sandbox={"kind": "bwrap"}, concurrency=4,
+    )
+    store = run(config, tmp_path / "families.db")
+    eps = store.episodes("acceptance")
+    failures = [(e.key.id, e.result.error or e.result.checks) for e in eps
+                if e.key.agent == "oracle" and e.result and e.result.outcome != "success"]
+    assert not failures, failures[:5]
+    by_agent = {a.agent: a for a in aggregate(eps)}
+    assert by_agent["oracle"].successes == 200 and by_agent["random"].errors == 0
+    assert by_agent["random"].success_rate is not None and by_agent["random"].success_rate < 0.10
+
+
+@pytest.mark.parametrize("family", ["repair", "data"])
+def test_sandbox_families_run_in_their_docker_images(family: str, tmp_path: Path, docker_images: None) -> None:
+    config = RunConfig(agents=["oracle"], families=[family], seeds=list(range(10)), splits=["dev", "test"],
+                       sandbox={"kind": "docker"}, concurrency=4)
+    eps = run(config, tmp_path / "docker.db").episodes("acceptance")
+    assert [e.result.outcome for e in eps if e.result] == ["success"] * 20, [e.result for e in eps]

@@ -17,8 +17,6 @@ from typing import TypeVar
 
 import pytest
 
-from arena.agents.oracle import OracleAgent
-from arena.agents.random_agent import RandomAgent
 from arena.agents.scripted import ScriptedAgent
 from arena.environments.repair import RepairFamily
 from arena.environments.repair.family import TEMPLATES, draw, grade, weakened_tests
@@ -217,20 +215,9 @@ async def test_shipped_bugs_fail_both_suites_in_the_sandbox() -> None:
     assert not wrong, f"suites passing on buggy code, or tests flagged as weakened: {wrong[:5]}"
 
 
-@pytest.mark.usefixtures("debian_python")
-async def test_oracle_solves_every_seed() -> None:
-    results = await in_batches(all_tasks(), lambda task: play(task, OracleAgent()))
-    failed = [(r.task_id, r.checks) for r in results if r.outcome != "success"]  # type: ignore[attr-defined]
-    assert not failed, failed[:3]
-
-
-@pytest.mark.usefixtures("debian_python")
-async def test_random_agent_rarely_succeeds() -> None:
-    for split in SPLITS:
-        tasks = [FAMILY.generate(seed, split) for seed in SEEDS]
-        results = await in_batches(tasks, lambda task: play(task, RandomAgent(seed=task.seed)), size=10)
-        wins = sum(r.outcome == "success" for r in results)  # type: ignore[attr-defined]
-        assert wins < 10, f"random agent solved {wins}/100 {split} tasks"
+# The oracle (100%) and random (<10%) sweeps over seeds 0-99 of both splits run in bubblewrap through
+# the real runner in tests/test_acceptance.py; running them here again would double the suite's
+# slowest part.
 
 
 @pytest.mark.usefixtures("debian_python")
@@ -305,15 +292,3 @@ async def test_a_skipping_conftest_is_caught_and_ignored_by_grading() -> None:
     touch = Action.call("edit", path=task.params["bugs"][0]["path"], old=old, new=old + "\n# reviewed\n")
     result = await play(task, ScriptedAgent([Action.call("write_file", path="conftest.py", content=conftest), touch]))
     assert checks_of(result) == {"tests_not_weakened": False, "hidden_tests_pass": False, "visible_tests_pass": False}
-
-
-# ------------------------------------------------------------------ bubblewrap
-
-
-@pytest.mark.bwrap
-@pytest.mark.usefixtures("need_bwrap")
-async def test_oracle_in_bwrap() -> None:
-    pytest.importorskip("arena.sandbox.bwrap", reason="the bwrap sandbox is not written yet")
-    for seed in range(len(TEMPLATES)):
-        result = await play(FAMILY.generate(seed, "test"), OracleAgent(), SandboxConfig(kind="bwrap"))
-        assert result.outcome == "success", (result.task_id, result.checks, result.error)
