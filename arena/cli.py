@@ -349,12 +349,14 @@ def cmd_serve_mcp(args: argparse.Namespace) -> int:
     sandbox = SandboxConfig(kind=args.sandbox, unsafe_local=args.unsafe_local)
     if sandbox.kind == "process" and not sandbox.unsafe_local:
         raise ConfigError("--sandbox process has no isolation; pass --unsafe-local to accept that")
-    asyncio.run(
+    result = asyncio.run(
         serve_episode(
             args.family, args.seed, split=args.split, level=args.level, sandbox=sandbox,
             db_path=_db(args), run_id=args.run_id,
         )
     )
+    # stdout is the MCP channel: the summary goes to stderr.
+    console.print(f"episode {result.task_id}: {result.outcome} ({result.termination})")
     return 0
 
 

@@ -9,17 +9,15 @@ back with `isError`. The instruction is the server's `instructions`, the `task` 
 shows its model). The episode is graded, stored and its sandbox closed as soon as the client calls
 `submit` or a limit ends it; a client that disconnects first ends it as an agent failure (graded).
 
-    python -m arena.mcp_server files --seed 3 --sandbox process --unsafe-local --db arena.db
+    arena serve-mcp files --seed 3 --sandbox bwrap --db arena.db
 
 Needs the `mcp` package (v2 API): `pip install 'autonomy-arena[mcp]'`.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import sys
 from typing import Any
 
 from mcp import types
@@ -27,7 +25,7 @@ from mcp.server import Server
 from mcp.server.stdio import stdio_server
 
 from arena.episode import Episode
-from arena.errors import ArenaError, InfraError
+from arena.errors import InfraError
 from arena.protocols import Family, Sandbox
 from arena.registry import load_family
 from arena.runner import RunConfig, new_run_id
@@ -223,36 +221,3 @@ async def _serve(
     finally:
         watchdog.cancel()
     return await service.end("agent_error", "the MCP client disconnected before calling submit")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m arena.mcp_server", description="Serve one Autonomy Arena episode as an MCP server on stdio."
-    )
-    parser.add_argument("family")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--split", choices=["dev", "test"], default="dev")
-    parser.add_argument("--level", default="agent")
-    parser.add_argument("--sandbox", choices=["bwrap", "docker", "process"], default="bwrap")
-    parser.add_argument("--unsafe-local", action="store_true", help="allow --sandbox process (no isolation)")
-    parser.add_argument("--db", default="arena.db", help="SQLite file the episode is stored in")
-    parser.add_argument("--run-id")
-    args = parser.parse_args(argv)
-    try:
-        sandbox = SandboxConfig(kind=args.sandbox, unsafe_local=args.unsafe_local)
-        result = asyncio.run(
-            serve_episode(
-                args.family, args.seed, split=args.split, level=args.level, sandbox=sandbox,
-                db_path=args.db, run_id=args.run_id,
-            )
-        )
-    except (ArenaError, ValueError) as e:  # ValueError: pydantic validation of the flags
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    # stdout is the protocol channel: the summary goes to stderr.
-    print(f"episode {result.task_id}: {result.outcome} ({result.termination})", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
