@@ -344,11 +344,10 @@ def cmd_show_task(args: argparse.Namespace) -> int:
 
 def cmd_serve_mcp(args: argparse.Namespace) -> int:
     from arena.mcp_server import serve_episode
-    from arena.sandbox import SandboxConfig
+    from arena.sandbox import SandboxConfig, check_config
 
     sandbox = SandboxConfig(kind=args.sandbox, unsafe_local=args.unsafe_local)
-    if sandbox.kind == "process" and not sandbox.unsafe_local:
-        raise ConfigError("--sandbox process has no isolation; pass --unsafe-local to accept that")
+    check_config(sandbox)
     result = asyncio.run(
         serve_episode(
             args.family, args.seed, split=args.split, level=args.level, sandbox=sandbox,

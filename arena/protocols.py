@@ -83,15 +83,6 @@ class Agent(Protocol):
     async def act(self, obs: Observation) -> Action: ...
 
 
-class OracleAware(Protocol):
-    """Agents that are given the reference solution (the oracle, a copilot supervisor)."""
-
-    def bind_solution(self, solution: list[ToolCall]) -> None: ...
-
-
-class Closeable(Protocol):
-    async def close(self) -> None: ...
-
-
 def is_oracle_aware(agent: Any) -> bool:
+    """Agents given the reference solution (the oracle) have `bind_solution(list[ToolCall])`."""
     return callable(getattr(agent, "bind_solution", None))

@@ -18,10 +18,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from arena.episode import run_episode
-from arena.errors import ConfigError, InfraError
+from arena.errors import InfraError
 from arena.protocols import Family, Sandbox
 from arena.registry import AgentFactory, agent_factory, load_family
-from arena.sandbox import NullSandbox, SandboxConfig, open_sandbox
+from arena.sandbox import NullSandbox, SandboxConfig, check_config, open_sandbox
 from arena.store import Store
 from arena.types import EpisodeKey, EpisodeResult, Level, Limits, Split, Task
 
@@ -192,11 +192,7 @@ def validate_config(config: RunConfig) -> dict[str, AgentFactory]:
     """Resolve every family and agent before anything runs, so a typo fails fast and clearly."""
     for name in config.families:
         load_family(name)
-    if config.sandbox.kind == "process" and not config.sandbox.unsafe_local:
-        raise ConfigError(
-            "--sandbox process runs agent commands directly on this machine with no isolation; "
-            "pass --unsafe-local to accept that, or use --sandbox bwrap or --sandbox docker"
-        )
+    check_config(config.sandbox)
     return {spec: agent_factory(spec, config.agent_options.get(spec)) for spec in config.agents}
 
 

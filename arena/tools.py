@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shlex
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -249,6 +248,3 @@ submit = Tool(
 
 SHELL_TOOLS = [bash, read_file, write_file, list_dir]
 
-
-def quote(path: str) -> str:
-    return shlex.quote(path)

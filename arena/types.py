@@ -25,7 +25,6 @@ Termination = Literal[
 ]
 
 SPLITS: tuple[Split, ...] = ("dev", "test")
-LEVELS: tuple[Level, ...] = ("copilot", "agent", "worker")
 
 
 def new_call_id() -> str:

@@ -29,14 +29,19 @@ class SandboxConfig(BaseModel):
     unsafe_local: bool = False  # required for kind="process": no isolation at all
 
 
+def check_config(config: SandboxConfig) -> None:
+    """Refuse, before anything runs, a config that would run agent commands unisolated by accident."""
+    if config.kind == "process" and not config.unsafe_local:
+        raise ConfigError(
+            "--sandbox process runs agent commands directly on this machine with no isolation; "
+            "pass --unsafe-local to accept that, or use --sandbox bwrap or --sandbox docker"
+        )
+
+
 async def open_sandbox(config: SandboxConfig, *, image: str, labels: dict[str, str]) -> Sandbox:
     """Start a sandbox of the configured kind. Raises `SandboxError` if it cannot start."""
+    check_config(config)
     if config.kind == "process":
-        if not config.unsafe_local:
-            raise ConfigError(
-                "--sandbox process runs agent commands directly on this machine with no isolation; "
-                "pass --unsafe-local to accept that, or use --sandbox bwrap or --sandbox docker"
-            )
         from arena.sandbox.process import ProcessSandbox
 
         return await ProcessSandbox.start(config, labels=labels)
@@ -75,4 +80,4 @@ class NullSandbox:
         return None
 
 
-__all__ = ["SANDBOX_KINDS", "NullSandbox", "SandboxConfig", "SandboxKind", "open_sandbox"]
+__all__ = ["SANDBOX_KINDS", "NullSandbox", "SandboxConfig", "SandboxKind", "check_config", "open_sandbox"]
