@@ -13,7 +13,7 @@ import contextlib
 import time
 from collections.abc import Callable
 
-from arena.errors import AgentError, BudgetExceeded, InfraError
+from arena.errors import AgentError, InfraError
 from arena.protocols import Agent, Family, Sandbox, State, is_oracle_aware
 from arena.tools import Toolbox, ToolContext, run_tool
 from arena.tools import submit as submit_tool
@@ -210,8 +210,6 @@ async def drive(episode: Episode, agent: Agent) -> None:
             obs = await episode.step(action)
     except TimeoutError:
         episode.stop("time_limit")
-    except BudgetExceeded as e:
-        episode.stop("budget", str(e))
     except AgentError as e:
         episode.stop("agent_error", str(e))
     except InfraError:

@@ -1,4 +1,4 @@
-"""The three extension points: sandboxes, task families and agents.
+"""The three extension points: sandboxes, task families and agents, and the grading view.
 
 They are `typing.Protocol`s: third parties need not inherit from anything; any object with
 these members works, and any dotted import path `package.module:Name` loads one.
@@ -7,6 +7,7 @@ these members works, and any dotted import path `package.module:Name` loads one.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
@@ -42,6 +43,46 @@ class Sandbox(Protocol):
     async def close(self) -> None: ...
 
 
+@runtime_checkable
+class GradingView(Protocol):
+    """The world as a grader sees it, after (or, mid-episode, while freezing) every agent process.
+
+    `exec`, `read_file` and `write_file` run with the privilege grading needs (the sandbox's own
+    root, not the agent's uid), so nothing the agent did to permissions, processes or limits can
+    make grading fail; they never run code the agent controls. `exec_untrusted` runs commands that
+    do execute the agent's code (a test run) as an unprivileged grader user that is not the agent;
+    its processes are killed when it returns. `scratch` is a directory only graders can see (fresh
+    and empty each grading, removed afterwards): grading material goes there, never into the
+    agent's work directory.
+    """
+
+    workdir: str
+    scratch: str
+
+    async def exec(
+        self, cmd: str | list[str], *, timeout: float, stdin: bytes | None = None
+    ) -> ExecResult: ...
+
+    async def exec_untrusted(
+        self, cmd: str | list[str], *, timeout: float, stdin: bytes | None = None, cwd: str | None = None
+    ) -> ExecResult: ...
+
+    async def write_file(self, path: str, data: bytes) -> None: ...
+
+    async def read_file(self, path: str) -> bytes: ...
+
+
+@runtime_checkable
+class GradableSandbox(Sandbox, Protocol):
+    """A sandbox that can hand graders a privileged view of itself (bwrap and Docker do).
+
+    `grading(final=True)` stops every agent process for good before yielding; `final=False` (a
+    copilot's mid-episode check) freezes them while the view is open and thaws them afterwards.
+    """
+
+    def grading(self, *, final: bool) -> AbstractAsyncContextManager[GradingView]: ...
+
+
 class State:
     """Per-episode family state. Families subclass it to keep what their tools act on
     (a database, a browser session); the episode sets `answer` when the agent submits."""
@@ -69,7 +110,7 @@ class Family(Protocol):
 
     async def setup(self, task: Task, sandbox: Sandbox) -> State: ...
 
-    async def check(self, task: Task, sandbox: Sandbox, state: State) -> CheckResult: ...
+    async def check(self, task: Task, sandbox: GradingView, state: State) -> CheckResult: ...
 
     def solution(self, task: Task) -> list[ToolCall]: ...
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from arena.errors import InfraError, ToolError
 from arena.protocols import Sandbox, State
-from arena.types import Task, ToolCall, ToolResult, ToolSpec
+from arena.types import Effect, Task, ToolCall, ToolResult, ToolSpec
 
 MAX_OUTPUT_BYTES = 16 * 1024
 
@@ -45,6 +45,7 @@ class Tool:
     args: type[BaseModel]
     run: RunFn
     timeout: float | None = None  # None: the episode's tool timeout
+    effect: Effect = "run"  # "read" only looks, "change" alters the world, "run" may do either
 
     def spec(self) -> ToolSpec:
         schema = self.args.model_json_schema()
@@ -105,6 +106,8 @@ async def run_tool(toolbox: Toolbox, call: ToolCall, ctx: ToolContext) -> ToolRe
     only `InfraError` (the sandbox itself broke) propagates."""
     started = time.monotonic()
 
+    tool = toolbox.tools.get(call.name)
+
     def result(output: str, is_error: bool) -> ToolResult:
         text, truncated = cap_output(output)
         return ToolResult(
@@ -113,10 +116,10 @@ async def run_tool(toolbox: Toolbox, call: ToolCall, ctx: ToolContext) -> ToolRe
             output=text,
             is_error=is_error,
             truncated=truncated,
+            effect=tool.effect if tool is not None else None,
             seconds=round(time.monotonic() - started, 4),
         )
 
-    tool = toolbox.tools.get(call.name)
     if tool is None:
         known = ", ".join(sorted(toolbox.tools))
         return result(f"error: unknown tool {call.name!r}; available tools: {known}", True)
@@ -235,15 +238,16 @@ async def _submit(args: SubmitArgs, ctx: ToolContext) -> str:
 
 
 bash = Tool("bash", "Run a bash command in the work directory; returns its output and exit code.", BashArgs, _bash)
-read_file = Tool("read_file", "Read a text file.", ReadFileArgs, _read_file)
+read_file = Tool("read_file", "Read a text file.", ReadFileArgs, _read_file, effect="read")
 write_file = Tool(
-    "write_file", "Create or overwrite a file (parent folders are created).", WriteFileArgs, _write_file
+    "write_file", "Create or overwrite a file (parent folders are created).", WriteFileArgs, _write_file,
+    effect="change",
 )
-list_dir = Tool("list_dir", "List a directory with sizes and dates.", ListDirArgs, _list_dir)
-edit = Tool("edit", "Replace one exact, unique snippet of text in a file.", EditArgs, _edit)
+list_dir = Tool("list_dir", "List a directory with sizes and dates.", ListDirArgs, _list_dir, effect="read")
+edit = Tool("edit", "Replace one exact, unique snippet of text in a file.", EditArgs, _edit, effect="change")
 submit = Tool(
     "submit", "Finish the task. Call it once, when you are done, with your answer if one is asked for.",
-    SubmitArgs, _submit,
+    SubmitArgs, _submit, effect="none",
 )
 
 SHELL_TOOLS = [bash, read_file, write_file, list_dir]

@@ -6,6 +6,7 @@ so it serialises to JSON the same way everywhere.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any, Literal
 
@@ -14,11 +15,20 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 Split = Literal["dev", "test"]
 Level = Literal["copilot", "agent", "worker"]
 Outcome = Literal["success", "fail", "error"]
+# How a tool acts on the world, for reflection metrics (did the agent check its work?):
+# "read" only looks, "change" alters state, "run" may do either (a shell command, a test run).
+Effect = Literal["read", "change", "run", "none"]
+# Injected faults (arena.tools.faults): "error" means the tool did not run and a retry is right;
+# "latency" ran slowly; "partial" and "empty" ran but the output was cut or lost (flagged as such).
+FaultKind = Literal["error", "latency", "partial", "empty"]
+CheckKind = Literal["goal", "guard"]
+Actor = Literal["agent", "supervisor"]
 Termination = Literal[
     "submitted",  # the agent called submit
     "max_steps",  # step limit reached (truncated)
     "time_limit",  # wall-time limit reached (truncated)
     "budget",  # token or cost budget exhausted (truncated)
+    "context",  # the model's context window overflowed mid-episode (the agent's own limit)
     "agent_error",  # the agent itself crashed, hung or spoke garbage
     "infra_error",  # the sandbox or an endpoint failed: not the agent's fault
     "cancelled",  # the run was interrupted
@@ -73,13 +83,25 @@ class Task(BaseModel):
     def id(self) -> str:
         return task_id(self.family, self.version, self.split, self.seed)
 
+    @property
+    def public_id(self) -> str:
+        """What agents are told: opaque, so the seed (and with it the answer) is not handed over."""
+        return public_task_id(self.id)
+
     def instruction(self, paraphrase: int = 0) -> str:
         return self.instructions[paraphrase % len(self.instructions)]
 
 
 def task_id(family: str, version: str, split: str, seed: int) -> str:
-    """Stable, readable id: the same family, version, split and seed always give the same id."""
+    """Stable, readable id: the same family, version, split and seed always give the same id.
+    Kept on the host side (store, reports); agents see `public_task_id`."""
     return f"{family}@{version}/{split}/{seed}"
+
+
+def public_task_id(readable_id: str) -> str:
+    """An opaque, stable id for agents: a hash of the readable id that does not reveal the seed."""
+    family = readable_id.split("@", 1)[0]
+    return f"{family}-{hashlib.sha256(('arena-task:' + readable_id).encode()).hexdigest()[:12]}"
 
 
 class ToolSpec(BaseModel):
@@ -99,11 +121,13 @@ class ToolSpec(BaseModel):
 
 class ToolCall(BaseModel):
     """A request to run a tool. `arguments` is a dict, or the raw string when an agent sent text
-    that is not a JSON object (the episode turns that into a tool error, not a crash)."""
+    that is not a JSON object (the episode turns that into a tool error, not a crash).
+    `subgoal` tags the steps of a reference solution with the subgoal they serve; agents leave it empty."""
 
     id: str = Field(default_factory=new_call_id)
     name: str
     arguments: dict[str, Any] | str = Field(default_factory=dict)
+    subgoal: str | None = None
 
 
 class ToolResult(BaseModel):
@@ -112,7 +136,8 @@ class ToolResult(BaseModel):
     output: str
     is_error: bool = False
     truncated: bool = False
-    fault: bool = False  # an injected transient fault, where a retry is the right move
+    fault: FaultKind | None = None  # an injected fault; "error" means the tool did not run: retry
+    effect: Effect | None = None  # how the tool acts on the world (None: unknown tool, never ran)
     seconds: float = 0.0
 
 
@@ -175,9 +200,19 @@ class Observation(BaseModel):
     done: bool = False
 
 
+class Event(BaseModel):
+    """Something a level's supervisor did or decided in a step (copilot hand-ins, help, takeovers)."""
+
+    kind: Literal["subgoal", "hand_in_met", "hand_in_rejected", "help", "takeover", "subgoal_met"]
+    subgoal: str | None = None
+    detail: str = ""
+
+
 class StepRecord(BaseModel):
     """One step as stored: the action, its results, timing and usage. The trajectory of these
-    is the source of truth for every metric."""
+    is the source of truth for every metric. `actor` is "supervisor" for steps the copilot
+    supervisor played itself (a takeover); `sanitized` says the action had to be altered to be
+    stored (text JSON cannot hold, nesting or size beyond the caps)."""
 
     index: int
     action: Action
@@ -185,12 +220,20 @@ class StepRecord(BaseModel):
     note: str | None = None
     started: float  # unix time
     seconds: float
+    actor: Actor = "agent"
+    events: list[Event] = Field(default_factory=list)
+    sanitized: str | None = None
 
 
 class Check(BaseModel):
+    """One named check. A `goal` check measures progress toward the task; a `guard` check (no
+    forbidden action, no collateral damage) passes by doing nothing, so it is a condition of
+    success but never counts toward the score."""
+
     name: str
     passed: bool
     detail: str = ""
+    kind: CheckKind = "goal"
 
 
 class CheckResult(BaseModel):
@@ -198,11 +241,13 @@ class CheckResult(BaseModel):
 
     @property
     def success(self) -> bool:
-        return bool(self.checks) and all(c.passed for c in self.checks)
+        return any(c.kind == "goal" for c in self.checks) and all(c.passed for c in self.checks)
 
     @property
     def score(self) -> float:
-        return sum(c.passed for c in self.checks) / len(self.checks) if self.checks else 0.0
+        """Progress toward the goal: the fraction of goal checks passed."""
+        goals = [c for c in self.checks if c.kind == "goal"]
+        return sum(c.passed for c in goals) / len(goals) if goals else 0.0
 
 
 class EpisodeKey(BaseModel):
@@ -217,6 +262,7 @@ class EpisodeKey(BaseModel):
     level: Level
     trial: int
     paraphrase: int = 0
+    faults: float = 0.0  # rate of injected tool faults (0: none)
 
     @property
     def task_id(self) -> str:
@@ -225,7 +271,18 @@ class EpisodeKey(BaseModel):
 
     @property
     def id(self) -> str:
-        return f"{self.agent}|{self.family}/{self.split}/{self.seed}|{self.level}|t{self.trial}|p{self.paraphrase}"
+        key = f"{self.agent}|{self.family}/{self.split}/{self.seed}|{self.level}|t{self.trial}|p{self.paraphrase}"
+        return key + (f"|f{self.faults:g}" if self.faults else "")
+
+
+class PartResult(BaseModel):
+    """One sub-task of a worker job: where a worker got, task by task."""
+
+    name: str
+    family: str
+    task_id: str
+    success: bool
+    score: float
 
 
 class EpisodeResult(BaseModel):
@@ -242,3 +299,4 @@ class EpisodeResult(BaseModel):
     seconds: float = 0.0
     error: str | None = None
     task_id: str = ""
+    parts: list[PartResult] = Field(default_factory=list)
