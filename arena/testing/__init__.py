@@ -1,0 +1,35 @@
+"""Public test doubles: a scripted OpenAI-compatible chat server, scripted agents, and the family
+contract check. They are part of the API so users can test their own agents and families the way
+the arena tests itself."""
+
+from arena.testing.chat_server import (
+    FAULT_MARK,
+    Fault,
+    FaultKind,
+    Policy,
+    RecordedRequest,
+    ReplayPolicy,
+    ScriptedChatServer,
+    oracle_policy,
+    plan_position,
+    render_text_action,
+    render_tool_calls,
+    scripted_chat_server,
+    validate_transcript,
+)
+
+__all__ = [
+    "FAULT_MARK",
+    "Fault",
+    "FaultKind",
+    "Policy",
+    "RecordedRequest",
+    "ReplayPolicy",
+    "ScriptedChatServer",
+    "oracle_policy",
+    "plan_position",
+    "render_text_action",
+    "render_tool_calls",
+    "scripted_chat_server",
+    "validate_transcript",
+]
