@@ -4,10 +4,11 @@ The public surface: the core types, the three protocols (sandbox, family, agent)
 the one episode loop and the runner. Everything else is reachable through its module.
 """
 
+from arena.config import RunConfig
 from arena.episode import Episode, run_episode
 from arena.errors import AgentError, ArenaError, ConfigError, InfraError, SandboxError, ToolError
 from arena.protocols import Agent, ExecResult, Family, Sandbox, State
-from arena.runner import RunConfig, Runner
+from arena.runner import Runner
 from arena.store import Store
 from arena.tools import Tool, ToolContext
 from arena.types import (

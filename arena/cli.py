@@ -343,7 +343,7 @@ def cmd_show_task(args: argparse.Namespace) -> int:
 
 
 def cmd_serve_mcp(args: argparse.Namespace) -> int:
-    from arena.mcp_server import serve_episode
+    from arena.drivers.mcp import serve_episode
     from arena.sandbox import SandboxConfig, check_config
 
     sandbox = SandboxConfig(kind=args.sandbox, unsafe_local=args.unsafe_local)

@@ -1,26 +1,34 @@
 """The one episode loop.
 
-`Episode` is the loop as a state machine driven one action at a time: `start()` sets the task up,
-`step(action)` runs the action's tool calls and records the step, `finish()` grades and tears
-down. `run_episode` drives it with an agent; the Gymnasium view and the MCP server drive the very
-same object from outside, so there is exactly one implementation of what an episode is.
+`Episode` is the loop as a state machine driven one action at a time, behind the narrow interface
+every driver uses (`arena.protocols.EpisodeEnv`): `view()`, `start()`, `step(action)`,
+`stop(termination)`, `finish()` and `done`. `start()` sets the task up, `step()` runs the action's
+tool calls and records the step, `finish()` grades and returns the result. Limits, recording, fault
+injection and the levels' supervisors are wrappers over this interface (`arena.wrappers`,
+`arena.levels`), never flags in here. `drive` lets an agent play an episode; the runner, the
+Gymnasium env and the MCP server all use the very same object.
+
+Infrastructure failures never escape `start()` or `step()`: they end the episode as
+`infra_error`, so every driver only has to look at `done`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from arena.errors import AgentError, InfraError
-from arena.protocols import Agent, Family, Sandbox, State, is_oracle_aware
-from arena.tools import Toolbox, ToolContext, run_tool
-from arena.tools import submit as submit_tool
+from arena.errors import AgentError, ContextOverflow, InfraError, WorldBroken
+from arena.grading import open_grading
+from arena.protocols import Agent, EpisodeEnv, Family, Sandbox, State
+from arena.tools import Toolbox, ToolboxWrapper, ToolContext, reflect, submit
 from arena.types import (
     Action,
+    Actor,
+    Check,
     CheckResult,
     EpisodeResult,
+    Event,
     Level,
     Limits,
     Observation,
@@ -28,15 +36,24 @@ from arena.types import (
     Task,
     TaskView,
     Termination,
+    ToolCall,
     ToolResult,
+    ToolSpec,
     Usage,
 )
 
-StepSink = Callable[[StepRecord], None]
+# A supervisor's own tool: called instead of the toolbox for its name (copilot hand-ins, help).
+Handler = Callable[[ToolCall], Awaitable[ToolResult]]
+
+
+def default_toolbox(family: Family, task: Task, *, reflective: bool = True) -> Toolbox:
+    """The family's tools, plus `reflect` (a recorded thought) and `submit`, which every episode has."""
+    tools = [t for t in family.tools(task) if t.name not in ("submit", "reflect")]
+    return Toolbox.of([*tools, *([reflect] if reflective else []), submit])
 
 
 class Episode:
-    """One agent, one task, one level, one trial."""
+    """One agent, one task, one level, one trial: the core that wrappers build on."""
 
     def __init__(
         self,
@@ -47,25 +64,33 @@ class Episode:
         level: Level = "agent",
         limits: Limits | None = None,
         paraphrase: int = 0,
-        on_step: StepSink | None = None,
+        toolbox: Toolbox | ToolboxWrapper | None = None,
     ) -> None:
         self.family = family
         self.task = task
         self.sandbox = sandbox
-        self.level = level
+        self.level: Level = level
         self.limits = limits or task.limits
         self.paraphrase = paraphrase
-        self.on_step = on_step
-        tools = [t for t in family.tools(task) if t.name != "submit"] + [submit_tool]
-        self.toolbox = Toolbox.of(tools)
+        self.toolbox = toolbox if toolbox is not None else default_toolbox(family, task)
+        self.handlers: dict[str, tuple[ToolSpec, Handler]] = {}
+        self.instruction = task.instruction(paraphrase)
         self.state: State | None = None
         self.steps: list[StepRecord] = []
         self.usage = Usage()
         self.termination: Termination | None = None
         self.error: str | None = None
+        self.world_broken = False  # the agent made its sandbox unusable: nothing left to grade
+        self.deadline: float | None = None  # time.monotonic() when the episode's time runs out
+        self.pending_events: list[Event] = []
         self._started = 0.0
+        self._result: EpisodeResult | None = None
 
-    # ------------------------------------------------------------------ driving
+    # ------------------------------------------------------------------ the interface
+
+    @property
+    def unwrapped(self) -> Episode:
+        return self
 
     @property
     def done(self) -> bool:
@@ -75,110 +100,124 @@ class Episode:
     def elapsed(self) -> float:
         return time.monotonic() - self._started if self._started else 0.0
 
-    @property
-    def remaining_seconds(self) -> float:
-        return max(0.0, self.limits.max_seconds - self.elapsed)
+    def remaining(self) -> float | None:
+        """Seconds left before the time limit, or None when no limit is set."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    def specs(self) -> list[ToolSpec]:
+        specs = [s for s in self.toolbox.specs() if s.name not in self.handlers]
+        return specs + [spec for spec, _ in self.handlers.values()]
 
     def view(self) -> TaskView:
         return TaskView(
-            task_id=self.task.id,
+            task_id=self.task.public_id,
             family=self.task.family,
-            instruction=self.task.instruction(self.paraphrase),
-            tools=self.toolbox.specs(),
+            instruction=self.instruction,
+            tools=self.specs(),
             level=self.level,
             limits=self.limits,
         )
 
     async def start(self) -> Observation:
-        """Set the task up in the sandbox. Raises `InfraError` if that fails."""
+        """Set the task up in the sandbox; a setup that cannot run ends the episode as `infra_error`."""
         self._started = time.monotonic()
         try:
             self.state = await self.family.setup(self.task, self.sandbox)
-        except InfraError:
-            raise
         except Exception as e:  # a setup that cannot run is infrastructure, not the agent's doing
-            raise InfraError(f"setup of {self.task.id} failed: {type(e).__name__}: {e}") from e
-        return Observation(step=0)
+            message = str(e) if isinstance(e, InfraError) else f"{type(e).__name__}: {e}"
+            self.stop("infra_error", f"setup of {self.task.id} failed: {message}")
+        return Observation(step=0, done=self.done)
 
-    async def step(self, action: Action) -> Observation:
-        """Run the action's tool calls in order, record the step, and apply the limits."""
-        assert self.state is not None, "start() the episode first"
+    async def step(self, action: Action, *, actor: Actor = "agent") -> Observation:
+        """Run the action's tool calls in order and record the step."""
+        assert self.state is not None or self.done, "start() the episode first"
         if self.done:
             return Observation(step=len(self.steps), note="the episode is over", done=True)
         started_wall, started = time.time(), time.monotonic()
         results: list[ToolResult] = []
-        note = None
+        notes: list[str] = []
         if action.parse_error:
-            note = f"your reply could not be read as an action: {action.parse_error}"
+            notes.append(f"your reply could not be read as an action: {action.parse_error}")
         elif not action.tool_calls:
-            note = "no tool call in your reply: call one of the tools, or call submit when you are done"
-        ctx = ToolContext(self.sandbox, self.task, self.state, timeout=self.limits.tool_timeout)
-        for i, call in enumerate(action.tool_calls):
-            results.append(await run_tool(self.toolbox, call, ctx))
-            if call.name == "submit" and not results[-1].is_error:
-                self.termination = "submitted"
-                if i + 1 < len(action.tool_calls):
-                    note = "calls after submit were ignored"
-                break
+            notes.append("no tool call in your reply: call one of the tools, or call submit when you are done")
+        assert self.state is not None
+        try:
+            for i, call in enumerate(action.tool_calls):
+                remaining = self.remaining()
+                if remaining is not None and remaining <= 0:
+                    results += [_not_run(c, "not run: the episode's time is up") for c in action.tool_calls[i:]]
+                    self.stop("time_limit", f"time limit of {self.limits.max_seconds:g}s reached")
+                    break
+                results.append(await self._call(call, remaining))
+                if self.done:
+                    if i + 1 < len(action.tool_calls):
+                        notes.append("calls after the episode ended were ignored")
+                    break
+        except WorldBroken as e:
+            self.world_broken = True
+            self.stop("agent_error", f"the agent's sandbox became unusable: {e}")
+            notes.append(f"the sandbox is unusable: {e}")
+        except InfraError as e:
+            self.stop("infra_error", str(e))
+            notes.append(f"infrastructure failed: {e}")
         if action.usage is not None:
             self.usage = self.usage + action.usage
-        index = len(self.steps) + 1
-        if not self.done:
-            note = self._apply_limits(index) or note
         record = StepRecord(
-            index=index,
+            index=len(self.steps) + 1,
             action=action,
             results=results,
-            note=note,
+            note="; ".join(notes) or None,
             started=started_wall,
             seconds=round(time.monotonic() - started, 4),
+            actor=actor,
+            events=self.pending_events,
         )
+        self.pending_events = []
         self.steps.append(record)
-        if self.on_step is not None:
-            self.on_step(record)
-        return Observation(step=index, results=results, note=note, done=self.done)
+        return Observation(step=record.index, results=results, note=record.note, done=self.done)
 
-    def _apply_limits(self, index: int) -> str | None:
-        limits = self.limits
-        if index >= limits.max_steps:
-            self.termination = "max_steps"
-            return f"step limit of {limits.max_steps} reached"
-        if self.elapsed >= limits.max_seconds:
-            self.termination = "time_limit"
-            return f"time limit of {limits.max_seconds:g}s reached"
-        if limits.max_tokens and self.usage.input_tokens + self.usage.output_tokens >= limits.max_tokens:
-            self.termination = "budget"
-            return f"token budget of {limits.max_tokens} reached"
-        if limits.max_cost_usd and (self.usage.cost_usd or 0.0) >= limits.max_cost_usd:
-            self.termination = "budget"
-            return f"cost budget of ${limits.max_cost_usd:g} reached"
-        if index == limits.max_steps - 1:
-            return "one step left: submit now"
-        return None
+    async def _call(self, call: ToolCall, remaining: float | None) -> ToolResult:
+        if call.name in self.handlers:
+            return await self.handlers[call.name][1](call)
+        assert self.state is not None
+        timeout = self.limits.tool_timeout
+        ctx = ToolContext(self.sandbox, self.task, self.state, timeout=timeout, remaining=remaining)
+        result = await self.toolbox.call(call, ctx)
+        if call.name == "submit" and not result.is_error:
+            self.termination = "submitted"
+        return result
 
-    def stop(self, termination: Termination, error: str | None = None) -> None:
-        """End the episode from outside (agent failure, cancellation, infrastructure)."""
+    def annotate(self, obs: Observation, note: str) -> Observation:
+        """Add a note to the last step (stored) and to the observation (what the agent sees)."""
+        combined = f"{obs.note}; {note}" if obs.note else note
+        if self.steps and self.steps[-1].index == obs.step:
+            self.steps[-1].note = combined
+        return obs.model_copy(update={"note": combined, "done": self.done})
+
+    def stop(self, termination: Termination, reason: str | None = None) -> None:
+        """End the episode from outside (a limit, agent failure, cancellation, infrastructure)."""
         if self.termination is None or termination == "infra_error":
             self.termination = termination
-            self.error = error
+            self.error = reason if reason is not None else self.error
 
     async def finish(self) -> EpisodeResult:
-        """Grade (unless infrastructure failed) and derive the result from the recorded steps."""
-        termination = self.termination or "cancelled"
+        """Grade (unless infrastructure failed or nothing is left to grade) and derive the result
+        from the recorded steps. Idempotent."""
+        if self._result is not None:
+            return self._result
+        termination: Termination = self.termination or "cancelled"
         checks = CheckResult()
-        if termination not in ("infra_error", "cancelled") and self.state is not None:
-            try:
-                checks = await self.family.check(self.task, self.sandbox, self.state)
-            except InfraError as e:
-                termination, self.error = "infra_error", str(e)
-            except Exception as e:
-                termination, self.error = "infra_error", f"checker failed: {type(e).__name__}: {e}"
+        error = self.error
+        if termination not in ("infra_error", "cancelled") and self.state is not None and not self.world_broken:
+            checks, infra = await self._grade()
+            if infra is not None:
+                termination, error = "infra_error", infra
         if termination in ("infra_error", "cancelled"):
             outcome = "error"
         else:
             outcome = "success" if termination == "submitted" and checks.success else "fail"
         calls = [r for s in self.steps for r in s.results]
-        return EpisodeResult(
+        self._result = EpisodeResult(
             outcome=outcome,
             termination=termination,
             score=checks.score,
@@ -188,34 +227,64 @@ class Episode:
             tool_errors=sum(r.is_error for r in calls),
             usage=self.usage,
             seconds=round(self.elapsed, 3),
-            error=self.error,
+            error=error,
             task_id=self.task.id,
         )
+        return self._result
+
+    async def _grade(self) -> tuple[CheckResult, str | None]:
+        """The final checks, read after every agent process was stopped. What the agent did to its
+        own world that breaks grading is its failure (a failed `grading` check saying why); only
+        the arena's own machinery failing is infrastructure."""
+        assert self.state is not None
+        try:
+            async with open_grading(self.sandbox, final=True) as view:
+                return await self.family.check(self.task, view, self.state), None
+        except InfraError as e:
+            return CheckResult(), str(e)
+        except Exception as e:
+            detail = f"grading failed on the world the agent left: {type(e).__name__}: {e}"
+            return CheckResult(checks=[Check(name="grading", passed=False, detail=detail[:2000])]), None
+
+    def __repr__(self) -> str:
+        return f"Episode({self.task.id}, level={self.level})"
 
 
-async def drive(episode: Episode, agent: Agent) -> None:
-    """Let an agent play a started episode to its end. Agent failures end it as `agent_error`;
-    infrastructure failures propagate as `InfraError`."""
-    if is_oracle_aware(agent):
-        agent.bind_solution(episode.family.solution(episode.task))  # type: ignore[attr-defined]
+def _not_run(call: ToolCall, why: str) -> ToolResult:
+    return ToolResult(call_id=call.id, name=call.name, output=why, is_error=True)
+
+
+async def drive(env: EpisodeEnv, agent: Agent, obs: Observation | None = None) -> None:
+    """Let an agent play a started episode to its end. Agent failures end it as `agent_error`,
+    a full context as `context`, an endpoint that never answered as `infra_error`."""
+    core = env.unwrapped
+    obs = obs or Observation(step=0)
+
+    def left() -> float | None:
+        remaining = core.remaining()
+        return None if remaining is None else max(remaining, 0.05)
+
     try:
-        await asyncio.wait_for(agent.reset(episode.view()), timeout=max(episode.remaining_seconds, 0.1))
-        obs = Observation(step=0)
-        while not episode.done:
-            remaining = episode.remaining_seconds
-            if remaining <= 0:
-                episode.stop("time_limit")
+        await asyncio.wait_for(agent.reset(env.view()), timeout=left())
+        while not env.done:
+            remaining = core.remaining()
+            if remaining is not None and remaining <= 0:
+                env.stop("time_limit", f"time limit of {core.limits.max_seconds:g}s reached")
                 break
-            action = await asyncio.wait_for(agent.act(obs), timeout=remaining)
-            obs = await episode.step(action)
+            action = await asyncio.wait_for(agent.act(obs), timeout=left())
+            obs = await env.step(action)
     except TimeoutError:
-        episode.stop("time_limit")
+        env.stop("time_limit", f"time limit of {core.limits.max_seconds:g}s reached while the agent was thinking")
+    except ContextOverflow as e:
+        if e.at_start:
+            raise
+        env.stop("context", str(e))
     except AgentError as e:
-        episode.stop("agent_error", str(e))
-    except InfraError:
-        raise
+        env.stop("agent_error", str(e))
+    except InfraError as e:
+        env.stop("infra_error", str(e))
     except Exception as e:  # an agent bug ends its episode, never the run
-        episode.stop("agent_error", f"{type(e).__name__}: {e}")
+        env.stop("agent_error", f"{type(e).__name__}: {e}")
 
 
 async def run_episode(
@@ -227,22 +296,21 @@ async def run_episode(
     level: Level = "agent",
     limits: Limits | None = None,
     paraphrase: int = 0,
-    on_step: StepSink | None = None,
+    on_step: Callable[[StepRecord], None] | None = None,
+    faults: object | None = None,
 ) -> EpisodeResult:
-    """Set up, let the agent act until it submits or a limit is hit, then grade.
-    The caller owns the sandbox (opens and closes it)."""
-    episode = Episode(family, task, sandbox, level=level, limits=limits, paraphrase=paraphrase, on_step=on_step)
-    try:
-        await episode.start()
-        await drive(episode, agent)
-    except InfraError as e:
-        episode.stop("infra_error", str(e))
-    except asyncio.CancelledError:
-        episode.stop("cancelled")
-        raise
-    finally:
-        closer = getattr(agent, "close", None)
-        if callable(closer):
-            with contextlib.suppress(Exception):  # a broken agent's close must not hide the result
-                await closer()
-    return await episode.finish()
+    """Play one episode of `level` in a sandbox the caller owns: build the level's stack, let the
+    agent act until it submits or a limit is hit, then grade. The built-in oracle is handed the
+    reference solution; no other agent is."""
+    from arena.agents.oracle import receives_solution
+    from arena.attempt import play
+    from arena.levels import build_episode
+    from arena.wrappers import Recorder
+
+    env = build_episode(family, task, sandbox, level=level, limits=limits, paraphrase=paraphrase,
+                        faults=faults)  # type: ignore[arg-type]
+    if on_step is not None:
+        env = Recorder(env, on_step)
+    if receives_solution(agent):
+        agent.bind_solution(family.solution(task))  # type: ignore[attr-defined]
+    return await play(env, agent)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from arena.types import Action, CheckResult, Observation, Split, Task, TaskView, ToolCall
+from arena.types import Action, CheckResult, EpisodeResult, Observation, Split, Task, TaskView, Termination, ToolCall
 
 if TYPE_CHECKING:
     from arena.tools import Tool
@@ -124,6 +124,24 @@ class Agent(Protocol):
     async def act(self, obs: Observation) -> Action: ...
 
 
-def is_oracle_aware(agent: Any) -> bool:
-    """Agents given the reference solution (the oracle) have `bind_solution(list[ToolCall])`."""
-    return callable(getattr(agent, "bind_solution", None))
+@runtime_checkable
+class EpisodeEnv(Protocol):
+    """The narrow interface of one episode, which the runner, the Gymnasium env and the MCP server
+    use and nothing else. The core (`arena.episode.Episode`) and every wrapper over it
+    (`arena.wrappers`, `arena.levels`) have it; `unwrapped` is the core."""
+
+    @property
+    def unwrapped(self) -> Any: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    def view(self) -> TaskView: ...
+
+    async def start(self) -> Observation: ...
+
+    async def step(self, action: Action) -> Observation: ...
+
+    def stop(self, termination: Termination, reason: str | None = None) -> None: ...
+
+    async def finish(self) -> EpisodeResult: ...

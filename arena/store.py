@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS episodes (
     ord INTEGER NOT NULL,              -- position in the plan
     agent TEXT NOT NULL, family TEXT NOT NULL, split TEXT NOT NULL, seed INTEGER NOT NULL,
     level TEXT NOT NULL, trial INTEGER NOT NULL, paraphrase INTEGER NOT NULL,
+    faults REAL NOT NULL DEFAULT 0,    -- rate of injected tool faults
     task_id TEXT,
     status TEXT NOT NULL,              -- pending | running | done
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -107,9 +108,10 @@ class Store:
             )
             db.executemany(
                 "INSERT INTO episodes (run_id, key, ord, agent, family, split, seed, level, trial, paraphrase,"
-                " status, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                " faults, status, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
                 [
-                    (run_id, k.id, i, k.agent, k.family, k.split, k.seed, k.level, k.trial, k.paraphrase, now)
+                    (run_id, k.id, i, k.agent, k.family, k.split, k.seed, k.level, k.trial, k.paraphrase, k.faults,
+                     now)
                     for i, k in enumerate(plan)
                 ],
             )
@@ -140,7 +142,7 @@ class Store:
     def unfinished(self, run_id: str) -> list[EpisodeKey]:
         """Episodes still to run, in plan order: pending ones and any left `running` by a crash."""
         rows = self.db.execute(
-            "SELECT agent, family, split, seed, level, trial, paraphrase FROM episodes "
+            "SELECT agent, family, split, seed, level, trial, paraphrase, faults FROM episodes "
             "WHERE run_id = ? AND status != 'done' ORDER BY ord",
             (run_id,),
         )
@@ -180,16 +182,16 @@ class Store:
 
     def episodes(self, run_id: str) -> list[StoredEpisode]:
         rows = self.db.execute(
-            "SELECT agent, family, split, seed, level, trial, paraphrase, status, attempts, result "
+            "SELECT agent, family, split, seed, level, trial, paraphrase, faults, status, attempts, result "
             "FROM episodes WHERE run_id = ? ORDER BY ord",
             (run_id,),
         )
         return [
             StoredEpisode(
-                key=_key(r[:7]),
-                status=r[7],
-                attempts=r[8],
-                result=EpisodeResult.model_validate_json(r[9]) if r[9] else None,
+                key=_key(r[:8]),
+                status=r[8],
+                attempts=r[9],
+                result=EpisodeResult.model_validate_json(r[10]) if r[10] else None,
             )
             for r in rows
         ]
@@ -209,7 +211,8 @@ class Store:
 
 
 def _key(row: tuple[Any, ...]) -> EpisodeKey:
-    agent, family, split, seed, level, trial, paraphrase = row
+    agent, family, split, seed, level, trial, paraphrase, faults = row
     return EpisodeKey(
-        agent=agent, family=family, split=split, seed=seed, level=level, trial=trial, paraphrase=paraphrase
+        agent=agent, family=family, split=split, seed=seed, level=level, trial=trial, paraphrase=paraphrase,
+        faults=faults,
     )

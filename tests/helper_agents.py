@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
-from arena.agents.oracle import OracleAgent
 from arena.errors import SandboxError
 from arena.protocols import Sandbox, State
 from arena.types import Action, Observation, Task
 from tests.minimal_family import GreetingFamily
-
-
-class SlowOracle(OracleAgent):
-    """The oracle, taking its time: gives a test the chance to kill a run mid-way."""
-
-    async def act(self, obs: Observation) -> Action:
-        await asyncio.sleep(float(os.environ.get("ARENA_TEST_DELAY", "0.3")))
-        return await super().act(obs)
 
 
 class CrashingAgent:

@@ -10,7 +10,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import arena.environments  # noqa: F401  (registers arena/<family>-v0)
-from arena.gym import parse_action
+from arena.drivers.gym import parse_action
 from arena.registry import FAMILIES, load_family
 
 

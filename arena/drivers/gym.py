@@ -1,17 +1,19 @@
 """Gymnasium view: a synchronous wrapper over the one episode loop (`arena.episode.Episode`).
 
-    env = gymnasium.make("arena/files-v0", level="agent", split="dev", sandbox="bwrap")
+    env = gymnasium.make("arena/files-v0", level="agent", split="dev", sandbox="bwrap")   # or copilot, worker
     obs, info = env.reset(seed=3)
     obs, reward, terminated, truncated, info = env.step('{"name": "list_dir", "arguments": {}}')
 
 Observations and actions are JSON text (ASCII), so any policy, including a language model, can
 read and write them. The reward is the check score on the final step and 0 before; `terminated`
-means the agent submitted, `truncated` that a limit ended the episode.
+means the agent submitted, `truncated` that a limit ended the episode. `level` builds the same
+wrapper stack the runner builds: the copilot's hand-ins and help, the worker's job and faults.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import string
 from typing import Any
@@ -19,12 +21,14 @@ from typing import Any
 import gymnasium
 from gymnasium import spaces
 
-from arena.episode import Episode
+from arena.attempt import OneOff, episode_sandbox
 from arena.errors import InfraError
-from arena.protocols import Sandbox
+from arena.levels import build_episode, default_fault_rate
+from arena.protocols import EpisodeEnv, Family
 from arena.registry import FAMILIES, load_family
-from arena.sandbox import NullSandbox, SandboxConfig, open_sandbox
-from arena.types import Action, Level, Observation, Split, ToolCall
+from arena.sandbox import SandboxConfig
+from arena.tools.faults import FaultConfig
+from arena.types import Action, EpisodeResult, Level, Observation, Split, ToolCall
 
 MAX_TEXT = 1_000_000
 CHARSET = string.printable  # observations are ASCII JSON (non-ASCII is \u-escaped)
@@ -64,19 +68,27 @@ class ArenaEnv(gymnasium.Env[str, str]):
         sandbox: str = "bwrap",
         unsafe_local: bool = False,
         paraphrase: int = 0,
+        faults: float | None = None,
         render_mode: str | None = None,
     ) -> None:
-        self.family = load_family(family)
+        self.family: Family = load_family(family)
+        if level == "worker":
+            from arena.levels.worker import JobFamily
+
+            self.family = JobFamily(family, [family])
         self.level: Level = level
         self.split: Split = split
         self.sandbox_config = SandboxConfig(kind=sandbox, unsafe_local=unsafe_local)  # type: ignore[arg-type]
         self.paraphrase = paraphrase
+        rate = default_fault_rate(level) if faults is None else faults
+        self.faults = FaultConfig(rate=rate)
         self.render_mode = render_mode
         self.observation_space = spaces.Text(max_length=MAX_TEXT, min_length=0, charset=CHARSET)
         self.action_space = spaces.Text(max_length=4096, min_length=0, charset=CHARSET)
         self._loop = asyncio.new_event_loop()
-        self._episode: Episode | None = None
-        self._sandbox: Sandbox | None = None
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._episode: EpisodeEnv | None = None
+        self._result: EpisodeResult | None = None
         self._last = ""
 
     def _run(self, coro: Any) -> Any:
@@ -91,7 +103,9 @@ class ArenaEnv(gymnasium.Env[str, str]):
             "tools": [t.model_dump() for t in view.tools],
             "step": obs.step,
             # Call ids and timings are left out: they would make identical episodes look different.
-            "results": [{"name": r.name, "output": r.output, "is_error": r.is_error} for r in obs.results],
+            "results": [
+                {"name": r.name, "output": r.output, "is_error": r.is_error, "fault": r.fault} for r in obs.results
+            ],
             "note": obs.note,
         }
         self._last = json.dumps(data, ensure_ascii=True)
@@ -102,13 +116,20 @@ class ArenaEnv(gymnasium.Env[str, str]):
         self._teardown()
         task_seed = seed if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
         task = self.family.generate(task_seed, self.split)
-        if self.family.image is None:
-            self._sandbox = NullSandbox()
-        else:
-            self._sandbox = self._run(open_sandbox(self.sandbox_config, image=self.family.image, labels={}))
-        self._episode = Episode(self.family, task, self._sandbox, level=self.level, paraphrase=self.paraphrase)
+        self._stack = contextlib.AsyncExitStack()
+        try:
+            sandbox = self._run(self._stack.enter_async_context(
+                episode_sandbox(self.family, OneOff(self.sandbox_config), labels={})
+            ))
+        except InfraError:
+            self._teardown()
+            raise
+        self._episode = build_episode(
+            self.family, task, sandbox, level=self.level, paraphrase=self.paraphrase, faults=self.faults
+        )
         obs = self._run(self._episode.start())
-        return self._render_obs(obs), {"task_id": task.id, "solution_steps": len(self.family.solution(task))}
+        info = {"task_id": self._episode.view().task_id, "solution_steps": len(self.family.solution(task))}
+        return self._render_obs(obs), info
 
     def step(self, action: Action | dict[str, Any] | str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if self._episode is None:
@@ -116,16 +137,12 @@ class ArenaEnv(gymnasium.Env[str, str]):
         episode = self._episode
         parsed = parse_action(action)
         # Deterministic call ids keep the observation a function of the actions alone.
-        step_no = len(episode.steps) + 1
+        step_no = len(episode.unwrapped.steps) + 1
         calls = [c.model_copy(update={"id": f"call_{step_no}_{i}"}) for i, c in enumerate(parsed.tool_calls)]
-        try:
-            obs = self._run(episode.step(parsed.model_copy(update={"tool_calls": calls})))
-        except InfraError as e:
-            episode.stop("infra_error", str(e))
-            obs = Observation(step=len(episode.steps), note=f"infrastructure failed: {e}", done=True)
+        obs = self._run(episode.step(parsed.model_copy(update={"tool_calls": calls})))
         info: dict[str, Any] = {
             "tool_errors": sum(r.is_error for r in obs.results),
-            "usage": episode.usage.model_dump(),
+            "usage": episode.unwrapped.usage.model_dump(),
         }
         reward = 0.0
         if episode.done:
@@ -135,7 +152,7 @@ class ArenaEnv(gymnasium.Env[str, str]):
             reward = result.score
             info.update(outcome=result.outcome, termination=result.termination,
                         checks={c.name: c.passed for c in result.checks})
-        terminated = episode.termination == "submitted"
+        terminated = episode.unwrapped.termination == "submitted"
         truncated = episode.done and not terminated
         return self._render_obs(obs), reward, terminated, truncated, info
 
@@ -143,9 +160,9 @@ class ArenaEnv(gymnasium.Env[str, str]):
         return self._last if self.render_mode == "ansi" else None
 
     def _teardown(self) -> None:
-        if self._sandbox is not None:
-            self._run(self._sandbox.close())
-        self._sandbox = None
+        if self._stack is not None:
+            self._run(self._stack.aclose())
+        self._stack = None
         self._episode = None
         self._result = None
 
@@ -161,4 +178,4 @@ def register_families() -> None:
     for name in FAMILIES:
         env_id = f"arena/{name}-v0"
         if env_id not in gymnasium.registry:
-            gymnasium.register(id=env_id, entry_point="arena.gym:ArenaEnv", kwargs={"family": name})
+            gymnasium.register(id=env_id, entry_point="arena.drivers.gym:ArenaEnv", kwargs={"family": name})

@@ -17,21 +17,22 @@ Needs the `mcp` package (v2 API): `pip install 'autonomy-arena[mcp]'`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from mcp import types
 from mcp.server import Server
 from mcp.server.stdio import stdio_server
 
-from arena.episode import Episode
+from arena.attempt import OneOff, close_quietly, episode_sandbox, infra_result
+from arena.config import RunConfig, new_run_id
 from arena.errors import InfraError
-from arena.protocols import Family, Sandbox
+from arena.levels import build_episode
+from arena.protocols import EpisodeEnv, Family
 from arena.registry import load_family
-from arena.runner import RunConfig, new_run_id
-from arena.sandbox import NullSandbox, SandboxConfig, open_sandbox
+from arena.sandbox import SandboxConfig
 from arena.store import Store
 from arena.types import Action, EpisodeKey, EpisodeResult, Level, Split, Task, ToolCall
+from arena.wrappers import Recorder
 
 AGENT_NAME = "mcp"
 TASK_URI = "arena://task"
@@ -40,7 +41,7 @@ TASK_URI = "arena://task"
 class EpisodeService:
     """The episode behind the server: one tool call per step, finished exactly once."""
 
-    def __init__(self, episode: Episode, store: Store, run_id: str, key: EpisodeKey) -> None:
+    def __init__(self, episode: EpisodeEnv, store: Store, run_id: str, key: EpisodeKey) -> None:
         self.episode = episode
         self.store = store
         self.run_id = run_id
@@ -54,7 +55,7 @@ class EpisodeService:
 
     def tools(self) -> list[types.Tool]:
         tools = []
-        for spec in self.episode.toolbox.specs():
+        for spec in self.episode.view().tools:
             description = spec.description
             if spec.name == "submit":
                 description += f"\n\nThe task:\n{self.instruction}"
@@ -65,12 +66,7 @@ class EpisodeService:
         async with self._lock:
             if self.result is not None or self.episode.done:
                 return _text("error: the episode is over; no more tool calls are run", error=True)
-            try:
-                obs = await self.episode.step(Action(tool_calls=[ToolCall(name=name, arguments=arguments)]))
-            except InfraError as e:
-                self.episode.stop("infra_error", str(e))
-                await self._finish()
-                return _text(f"error: the environment failed ({e}); the episode is over", error=True)
+            obs = await self.episode.step(Action(tool_calls=[ToolCall(name=name, arguments=arguments)]))
             result = obs.results[0] if obs.results else None
             text = result.output if result is not None else ""
             if obs.note:
@@ -91,19 +87,19 @@ class EpisodeService:
 
     async def watch_time(self) -> None:
         """Without calls the loop never checks the wall-time limit, so a timer does."""
+        core = self.episode.unwrapped
         while self.result is None:
-            remaining = self.episode.remaining_seconds
-            if remaining <= 0:
-                await self.end("time_limit", f"time limit of {self.episode.limits.max_seconds:g}s reached")
+            remaining = core.remaining()
+            if remaining is not None and remaining <= 0:
+                await self.end("time_limit", f"time limit of {core.limits.max_seconds:g}s reached")
                 return
-            await asyncio.sleep(min(remaining, 5.0))
+            await asyncio.sleep(5.0 if remaining is None else min(remaining, 5.0))
 
     async def _finish(self) -> None:
         try:
             self.result = await self.episode.finish()
         finally:
-            with contextlib.suppress(Exception):  # a sandbox that cannot be closed is left for `arena gc`
-                await self.episode.sandbox.close()
+            await close_quietly(self.episode.unwrapped.sandbox)
         self.store.finish_episode(self.run_id, self.key, self.result)
         self.store.set_run_status(self.run_id, "finished")
 
@@ -115,7 +111,8 @@ def _text(text: str, *, error: bool = False) -> types.CallToolResult:
 def build_server(service: EpisodeService, task: Task) -> Server[Any]:
     instruction = service.instruction
     instructions = (
-        f"Autonomy Arena episode {task.id}. Work on this task on your own with the tools, then call submit:\n\n"
+        f"Autonomy Arena episode {service.episode.view().task_id}. Work on this task on your own with the tools, "
+        "then call submit:\n\n"
         f"{instruction}"
     )
 
@@ -172,6 +169,10 @@ async def serve_episode(
         concurrency=1, max_attempts=1,
     )
     fam = load_family(family)
+    if level == "worker":
+        from arena.levels.worker import JobFamily
+
+        fam = JobFamily(family, [family])
     task = fam.generate(seed, split)
     key = config.plan()[0]
     run_id = run_id or new_run_id()
@@ -189,27 +190,24 @@ async def serve_episode(
 async def _serve(
     fam: Family, task: Task, key: EpisodeKey, config: RunConfig, store: Store, run_id: str, attempt: int
 ) -> EpisodeResult:
-    box: Sandbox | None = None
+    labels = {"arena.run": run_id, "arena.episode": key.id, "arena.attempt": str(attempt)}
+    sandbox_cm = episode_sandbox(fam, OneOff(config.sandbox), labels)
     try:
-        if fam.image is None:
-            box = NullSandbox()
-        else:
-            labels = {"arena.run": run_id, "arena.episode": key.id, "arena.attempt": str(attempt)}
-            box = await open_sandbox(config.sandbox, image=fam.image, labels=labels)
-        episode = Episode(
-            fam, task, box, level=key.level, limits=config.limits.apply(task.limits),
-            on_step=lambda record: store.add_step(run_id, key, attempt, record),
-        )
-        await episode.start()
+        sandbox = await sandbox_cm.__aenter__()
     except InfraError as e:
-        if box is not None:
-            with contextlib.suppress(Exception):
-                await box.close()
-        result = EpisodeResult(outcome="error", termination="infra_error", error=str(e), task_id=task.id)
+        result = infra_result(task, str(e))
         store.finish_episode(run_id, key, result)
         store.set_run_status(run_id, "finished")
         return result
-    service = EpisodeService(episode, store, run_id, key)
+    env = build_episode(
+        fam, task, sandbox, level=key.level, limits=config.limits.apply(task.limits),
+        faults=config.faults.at(key.faults), config=config.level_options,
+    )
+    env = Recorder(env, lambda record: store.add_step(run_id, key, attempt, record))
+    service = EpisodeService(env, store, run_id, key)
+    await env.start()
+    if env.done:  # the task could not be set up
+        return await service.end("infra_error")
     server = build_server(service, task)
     watchdog = asyncio.create_task(service.watch_time())
     try:

@@ -1,0 +1,131 @@
+"""A run's config: what it is, how it is loaded from run.toml and flags, planned, stored and restored.
+
+The resolved config is stored with the run (secret-free), so a run can be resumed, repeated and
+compared exactly. A bad config is refused here, before anything runs, with what to fix.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from arena.levels import LEVELS, LevelConfig, default_fault_rate
+from arena.sandbox import SandboxConfig
+from arena.tools.faults import FaultConfig
+from arena.types import EpisodeKey, Level, Limits, Split
+
+
+class LimitOverrides(BaseModel):
+    """Per-run overrides of the tasks' own limits; unset fields keep the task's value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_steps: int | None = Field(None, ge=1)
+    max_seconds: float | None = Field(None, gt=0)
+    tool_timeout: float | None = Field(None, gt=0)
+    max_tokens: int | None = Field(None, ge=1)
+    max_cost_usd: float | None = Field(None, gt=0)
+
+    def apply(self, limits: Limits) -> Limits:
+        return limits.model_copy(update=self.model_dump(exclude_none=True))
+
+
+class FaultPlan(FaultConfig):
+    """`[faults]`: `rates` plans one episode per rate (`--faults 0,0.2` measures robustness on
+    paired tasks); without it each level uses its default (faults on for `worker` only)."""
+
+    rates: list[float] | None = None
+
+    @field_validator("rates")
+    @classmethod
+    def _rates(cls, rates: list[float] | None) -> list[float] | None:
+        if rates is None:
+            return None
+        if not rates or any(not 0.0 <= r <= 1.0 for r in rates) or len(set(rates)) != len(rates):
+            raise ValueError(f"fault rates must be distinct numbers between 0 and 1, got {rates}")
+        return rates
+
+    def rates_for(self, level: Level, levels: LevelConfig) -> list[float]:
+        return self.rates if self.rates is not None else [default_fault_rate(level, levels)]
+
+    def at(self, rate: float) -> FaultConfig:
+        return FaultConfig(rate=rate, kinds=self.kinds, latency=self.latency)
+
+
+class RunConfig(BaseModel):
+    """Everything that defines a run. Stored with the run (minus secrets) so it can be repeated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agents: list[str] = Field(min_length=1)
+    families: list[str] = Field(min_length=1)
+    seeds: list[int] = Field(min_length=1)
+    splits: list[Split] = Field(default_factory=lambda: ["dev"], min_length=1)
+    levels: list[Level] = Field(default_factory=lambda: ["agent"], min_length=1)
+    trials: int = Field(1, ge=1, le=1000)
+    paraphrases: int = Field(1, ge=1, le=20)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    concurrency: int = Field(2, ge=1, le=1024)
+    max_attempts: int = Field(3, ge=1, le=20)
+    limits: LimitOverrides = Field(default_factory=LimitOverrides)
+    faults: FaultPlan = Field(default_factory=FaultPlan)
+    level_options: LevelConfig = Field(default_factory=LevelConfig)
+    agent_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, seeds: list[int]) -> list[int]:
+        negative = [s for s in seeds if s < 0]
+        if negative:
+            raise ValueError(f"seeds must be 0 or more, got {negative[:3]}")
+        return seeds
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, levels: list[Level]) -> list[Level]:
+        unknown = [lv for lv in levels if lv not in LEVELS]
+        if unknown:
+            raise ValueError(f"unknown level(s) {unknown}; choose from {', '.join(LEVELS)}")
+        return levels
+
+    @model_validator(mode="after")
+    def _unique(self) -> RunConfig:
+        for name in ("agents", "families", "seeds", "splits", "levels"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} lists a value twice: {values}")
+        return self
+
+    def plan(self) -> list[EpisodeKey]:
+        """The deterministic episode list. Trials are the outer loop and agents the inner one, so
+        a partial run still compares agents (and levels, fault rates, wordings) on the same tasks."""
+        return [
+            EpisodeKey(agent=a, family=f, split=sp, seed=s, level=lv, trial=t, paraphrase=p, faults=rate)
+            for t in range(self.trials)
+            for f in self.families
+            for sp in self.splits
+            for s in self.seeds
+            for lv in self.levels
+            for rate in self.faults.rates_for(lv, self.level_options)
+            for p in range(self.paraphrases)
+            for a in self.agents
+        ]
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def stored_config(config: RunConfig, agent_configs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The config as stored with the run: resolved, with each agent's own (secret-free) config."""
+    data = config.model_dump(mode="json")
+    data["agent_configs"] = agent_configs
+    return data
+
+
+def restore(stored: dict[str, Any]) -> RunConfig:
+    """The run config stored by `stored_config`."""
+    return RunConfig.model_validate({k: v for k, v in stored.items() if k != "agent_configs"})
