@@ -51,8 +51,14 @@ def agents_table() -> Table:
     return table
 
 
-def print_task(family_name: str, seed: int, split: str, *, as_json: bool, console: Console) -> None:
+def print_task(
+    family_name: str, seed: int, split: str, *, as_json: bool, console: Console, level: str = "agent"
+) -> None:
     family = load_family(family_name)
+    if level == "worker":
+        from arena.levels.worker import JobFamily
+
+        family = JobFamily(family_name, [family_name])
     task = family.generate(seed, split)  # type: ignore[arg-type]
     if as_json:
         console.print_json(task.model_dump_json())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import tomllib
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from rich.console import Console
 
+from arena import __version__
 from arena.errors import ArenaError, ConfigError
 
 DEFAULT_DB = os.environ.get("ARENA_DB", "arena.db")
@@ -42,6 +44,17 @@ def parse_seeds(text: str) -> list[int]:
     if not seeds:
         raise ConfigError("no seeds given: write seeds like 0-19")
     return sorted(seeds)
+
+
+def seed_arg(text: str) -> int:
+    """A task seed on the command line: a whole number, 0 or more."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: give a whole number, 0 or more") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"seeds are 0 or more, not {seed}")
+    return seed
 
 
 def _split_list(text: str | None) -> list[str] | None:
@@ -90,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reliability (pass^k), cost and time.",
         epilog="Example: arena run --agents oracle,random --families files --seeds 0-19 --trials 3",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ls = sub.add_parser("list", help="list task families or agents")
@@ -107,14 +121,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--families", help="comma-separated family names (see `arena list families`)")
     run.add_argument("--seeds", help="task seeds: 0-19, 3,7,9 or 0-4,10-14")
     run.add_argument("--split", dest="splits", help="dev, test or dev,test (default dev)")
-    run.add_argument("--level", dest="levels", help="autonomy level(s): agent (default)")
+    run.add_argument(
+        "--level", dest="levels",
+        help="autonomy level(s): copilot, agent (default), worker, or a list such as copilot,agent,worker",
+    )
     run.add_argument("--trials", type=int, help="repeats of each (agent, task), for pass^k (default 1)")
+    run.add_argument("--paraphrases", type=int, help="plan each task under N instruction wordings (default 1)")
+    run.add_argument(
+        "--faults", help="rate(s) of injected tool faults, e.g. 0.2 or 0,0.2 to plan both (default: 0, and "
+        "0.1 for worker)",
+    )
+    run.add_argument("--subgoal-steps", type=int, help="copilot: agent steps per subgoal before a takeover")
     run.add_argument("--sandbox", choices=["bwrap", "docker", "process"], help="where commands run (default bwrap)")
     run.add_argument("--unsafe-local", action="store_true", help="allow --sandbox process: no isolation at all")
     run.add_argument("--memory-mb", type=int, help="sandbox memory limit (default 1024)")
     run.add_argument("--db", default=None, help=f"SQLite file (default {DEFAULT_DB} or $ARENA_DB)")
     run.add_argument("--run-id", help="name of the run (default: a timestamp)")
     run.add_argument("--resume", action="store_true", help="finish the unfinished episodes of --run-id")
+    run.add_argument("--retry-errors", action="store_true", help="with --resume: run the error episodes again too")
     run.add_argument("--concurrency", type=int, help="episodes (sandboxes) at once (default 2)")
     run.add_argument("--max-attempts", type=int, help="attempts per episode on infrastructure errors (default 3)")
     run.add_argument("--max-steps", type=int, help="override the tasks' step limit")
@@ -145,13 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show-task", help="print a generated task without running anything")
     show.add_argument("family")
-    show.add_argument("--seed", type=int, default=0)
+    show.add_argument("--seed", type=seed_arg, default=0)
+    show.add_argument("--level", choices=["copilot", "agent", "worker"], default="agent",
+                      help="worker: show the job built around this task")
     show.add_argument("--split", choices=["dev", "test"], default="dev")
     show.add_argument("--json", action="store_true", help="the task as JSON, grading material included")
 
     mcp = sub.add_parser("serve-mcp", help="serve one episode's tools as an MCP server on stdio")
     mcp.add_argument("family")
-    mcp.add_argument("--seed", type=int, default=0)
+    mcp.add_argument("--seed", type=seed_arg, default=0)
     mcp.add_argument("--split", choices=["dev", "test"], default="dev")
     mcp.add_argument("--level", default="agent")
     mcp.add_argument("--sandbox", choices=["bwrap", "docker", "process"], default="bwrap")
@@ -186,6 +212,7 @@ def run_config_from_args(args: argparse.Namespace) -> Any:
         "splits": _split_list(args.splits),
         "levels": _split_list(args.levels),
         "trials": args.trials,
+        "paraphrases": args.paraphrases,
         "concurrency": args.concurrency,
         "max_attempts": args.max_attempts,
     }
@@ -207,6 +234,15 @@ def run_config_from_args(args: argparse.Namespace) -> Any:
         if value is not None:
             limits[key] = value
     data["limits"] = limits
+    if args.faults is not None:
+        faults = dict(data.get("faults", {}))
+        faults.pop("rate", None)
+        faults["rates"] = parse_rates(args.faults)
+        data["faults"] = faults
+    if args.subgoal_steps is not None:
+        options = dict(data.get("level_options", {}))
+        options["copilot"] = {**options.get("copilot", {}), "subgoal_steps": args.subgoal_steps}
+        data["level_options"] = options
     model_opts = {key: getattr(args, key_attr(flag)) for flag, key, _t, _h in MODEL_FLAGS}
     model_opts = {k: v for k, v in model_opts.items() if v is not None}
     if model_opts:
@@ -225,6 +261,13 @@ def run_config_from_args(args: argparse.Namespace) -> Any:
     return RunConfig.model_validate(data)
 
 
+def parse_rates(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"bad --faults {text!r}: give rates between 0 and 1, e.g. 0.2 or 0,0.2") from None
+
+
 def key_attr(flag: str) -> str:
     return flag.lstrip("-").replace("-", "_")
 
@@ -232,7 +275,7 @@ def key_attr(flag: str) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from arena.progress import RunProgress
     from arena.report import print_report, report_json
-    from arena.runner import RunConfig, Runner, new_run_id, stored_config, validate_config
+    from arena.runner import Runner, new_run_id, restore, stored_config, validate_config
     from arena.store import Store
 
     store = Store(_db(args))
@@ -242,39 +285,66 @@ def cmd_run(args: argparse.Namespace) -> int:
         info = store.get_run(args.run_id)
         if info is None:
             raise ConfigError(f"no run {args.run_id!r} in {store.path}; see `arena runs --db {store.path}`")
-        stored = {k: v for k, v in info.config.items() if k != "agent_configs"}
-        config = RunConfig.model_validate(stored)
+        config = restore(info.config)
         if args.concurrency:
             config = config.model_copy(update={"concurrency": args.concurrency})
         run_id = args.run_id
         factories = validate_config(config)
+        holder = store.lease_holder(run_id)
+        if holder is not None:
+            raise ConfigError(f"run {run_id!r} is being run right now by process {holder[1]} on {holder[0]}; "
+                              "wait for it to finish or stop it, then resume")
+        if args.retry_errors:
+            console.print(f"{store.retry_errors(run_id)} error episode(s) will run again", markup=False)
     else:
+        if args.retry_errors:
+            raise ConfigError("--retry-errors goes with --resume --run-id RUN")
         config = run_config_from_args(args)
         factories = validate_config(config)
         run_id = args.run_id or new_run_id()
         store.create_run(run_id, stored_config(config, factories), config.plan())
     todo = len(store.unfinished(run_id))
     total = store.get_run(run_id).episodes  # type: ignore[union-attr]
-    console.print(
-        f"run [bold]{run_id}[/bold]: {total} episodes ({todo} to run) in {config.sandbox.kind} sandboxes, "
-        f"db {store.path}"
-    )
+    console.print(f"run {run_id}: {total} episodes ({todo} to run) in {config.sandbox.kind} sandboxes, "
+                  f"db {store.path}", markup=False, highlight=False)
     progress = RunProgress(total=total, done=total - todo, disable=args.quiet)
     runner = Runner(store, run_id, config, factories=factories, on_done=progress.update)
-    try:
-        with progress:
-            asyncio.run(runner.run())
-    except KeyboardInterrupt:
-        console.print(
-            f"[yellow]interrupted[/yellow]; finished episodes are stored. Resume with:\n"
-            f"  arena run --resume --run-id {run_id} --db {store.path}"
-        )
-        return 130
+    stopped_by = _run_until_signal(runner.run(), progress)
+    if stopped_by is not None:
+        console.print(f"[yellow]interrupted ({stopped_by})[/yellow]; finished episodes are stored. Resume with:")
+        console.print(f"  arena run --resume --run-id {run_id} --db {store.path}", markup=False, highlight=False)
+        return 130 if stopped_by == "SIGINT" else 143
     if args.json:
-        out.print_json(report_json(store, run_id))
+        out.print(report_json(store, run_id), highlight=False, soft_wrap=True, markup=False)
     else:
         print_report(store, run_id, out)
+    outcomes = [e.result.outcome for e in store.episodes(run_id) if e.result is not None]
+    if outcomes and all(o == "error" for o in outcomes):
+        console.print("[red]every episode ended in error[/red]: the arena could not run them (see above)")
+        return 1
     return 0
+
+
+def _run_until_signal(work: Any, progress: Any) -> str | None:
+    """Run the coroutine; Ctrl-C and SIGTERM cancel it cleanly. Returns the signal's name, if any."""
+    caught: list[str] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, lambda s=sig: (caught.append(s.name), task.cancel()))
+        await work
+
+    try:
+        with progress:
+            asyncio.run(main())
+    except KeyboardInterrupt:
+        return "SIGINT"
+    except asyncio.CancelledError:
+        return caught[0] if caught else "cancelled"
+    return None
 
 
 def _latest_run(store: Any) -> str:
@@ -338,7 +408,7 @@ def cmd_images(args: argparse.Namespace) -> int:
 def cmd_show_task(args: argparse.Namespace) -> int:
     from arena.catalog import print_task
 
-    print_task(args.family, args.seed, args.split, as_json=args.json, console=out)
+    print_task(args.family, args.seed, args.split, as_json=args.json, console=out, level=args.level)
     return 0
 
 

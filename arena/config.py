@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from arena.levels import LEVELS, LevelConfig, default_fault_rate
 from arena.sandbox import SandboxConfig
-from arena.tools.faults import FaultConfig
-from arena.types import EpisodeKey, Level, Limits, Split
+from arena.tools.faults import FAULT_KINDS, FaultConfig
+from arena.types import EpisodeKey, FaultKind, Level, Limits, Split
 
 
 class LimitOverrides(BaseModel):
@@ -33,11 +33,25 @@ class LimitOverrides(BaseModel):
         return limits.model_copy(update=self.model_dump(exclude_none=True))
 
 
-class FaultPlan(FaultConfig):
-    """`[faults]`: `rates` plans one episode per rate (`--faults 0,0.2` measures robustness on
-    paired tasks); without it each level uses its default (faults on for `worker` only)."""
+class FaultPlan(BaseModel):
+    """`[faults]`: `rate` (one rate, or a list: each rate is planned, so `--faults 0,0.2` measures
+    robustness on paired tasks), `kinds` and `latency`; without a rate each level uses its default
+    (faults on for `worker` only)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     rates: list[float] | None = None
+    kinds: list[FaultKind] = Field(default_factory=lambda: list(FAULT_KINDS), min_length=1)
+    latency: float = Field(1.0, ge=0.0, le=60.0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rate(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "rate" in data:
+            data = dict(data)
+            rate = data.pop("rate")
+            data["rates"] = rate if isinstance(rate, list) else [rate]
+        return data
 
     @field_validator("rates")
     @classmethod
@@ -70,6 +84,7 @@ class RunConfig(BaseModel):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     concurrency: int = Field(2, ge=1, le=1024)
     max_attempts: int = Field(3, ge=1, le=20)
+    stop_after_errors: int = Field(3, ge=1, description="stop when this many first episodes all end in error")
     limits: LimitOverrides = Field(default_factory=LimitOverrides)
     faults: FaultPlan = Field(default_factory=FaultPlan)
     level_options: LevelConfig = Field(default_factory=LevelConfig)

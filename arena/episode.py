@@ -18,7 +18,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from arena.errors import AgentError, ContextOverflow, InfraError, WorldBroken
+from arena.errors import AgentError, ContextOverflow, InfraError, StoreError, WorldBroken
 from arena.grading import open_grading
 from arena.protocols import Agent, EpisodeEnv, Family, Sandbox, State
 from arena.tools import Toolbox, ToolboxWrapper, ToolContext, reflect, submit
@@ -283,6 +283,8 @@ async def drive(env: EpisodeEnv, agent: Agent, obs: Observation | None = None) -
         env.stop("agent_error", str(e))
     except InfraError as e:
         env.stop("infra_error", str(e))
+    except StoreError:  # the arena's own failure: the run stops, the agent takes no blame
+        raise
     except Exception as e:  # an agent bug ends its episode, never the run
         env.stop("agent_error", f"{type(e).__name__}: {e}")
 

@@ -9,6 +9,7 @@ puts in-flight episodes back to pending, so `--resume` finishes exactly what is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 EpisodeDone = Callable[[EpisodeKey, EpisodeResult], None]
+HEARTBEAT_SECONDS = 5.0
+SHUTDOWN_SECONDS = 60.0  # how long an interrupted run waits for its episodes to close their sandboxes
 
 
 class RunStopped(ConfigError):
@@ -61,20 +64,64 @@ class Runner:
         }
         self.sandboxes = sandboxes or OneOff(config.sandbox)
         self._slots = asyncio.Semaphore(config.concurrency)
+        self._healthy = False  # an episode of this run ended in something other than error
+        self._errors_in_a_row = 0
 
     async def run(self) -> None:
-        keys = self.store.unfinished(self.run_id)
+        """Run what is left of the run. Holds the run's lease throughout (a second process is
+        refused); on any interruption every episode in flight goes back to pending."""
+        self.store.acquire(self.run_id)
+        beat = asyncio.create_task(self._heartbeat())
+        try:
+            await self._run_all(self.store.unfinished(self.run_id))
+        except BaseException:
+            with contextlib.suppress(Exception):  # the store itself may be what failed
+                self.store.release_running(self.run_id)
+                self.store.set_run_status(self.run_id, "interrupted")
+            raise
+        else:
+            self.store.set_run_status(self.run_id, "finished")
+        finally:
+            beat.cancel()
+            with contextlib.suppress(Exception):
+                self.store.release_run(self.run_id)
+
+    async def _run_all(self, keys: list[EpisodeKey]) -> None:
         self.store.set_run_status(self.run_id, "running")
         tasks = [asyncio.create_task(self._episode(key)) for key in keys]
         try:
-            await asyncio.gather(*tasks)
-        except BaseException:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION) if tasks else (set(), set())
+            failed = [t for t in done if not t.cancelled() and t.exception() is not None]
+            if failed:
+                raise failed[0].exception()  # type: ignore[misc]
+        finally:
             for t in tasks:
                 t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self.store.set_run_status(self.run_id, "interrupted")
-            raise
-        self.store.set_run_status(self.run_id, "finished")
+            if tasks:
+                # Bounded: a sandbox that will not close must not keep Ctrl-C from returning.
+                await asyncio.wait(tasks, timeout=SHUTDOWN_SECONDS)
+            for t in tasks:  # retrieve every outcome, so nothing is reported as never retrieved
+                if t.done() and not t.cancelled():
+                    t.exception()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            with contextlib.suppress(Exception):
+                self.store.heartbeat(self.run_id)
+
+    def _count(self, result: EpisodeResult) -> None:
+        """Stop the run when its first episodes all end in error: a dead endpoint or a wrong key
+        must not be retried on every episode of a long run."""
+        if result.outcome != "error":
+            self._healthy = True
+            return
+        self._errors_in_a_row += 1
+        if not self._healthy and self._errors_in_a_row >= self.config.stop_after_errors:
+            raise RunStopped(
+                f"the first {self._errors_in_a_row} episodes all ended in error, the last with: {result.error}; "
+                "fix the cause, then `arena run --resume --retry-errors --run-id " + self.run_id + "`"
+            )
 
     def family_for(self, key: EpisodeKey) -> Family:
         """The family an episode plays: the key's family, or for `worker` a job built around it."""
@@ -98,6 +145,7 @@ class Runner:
         self.store.finish_episode(self.run_id, key, result)
         if self.on_done is not None:
             self.on_done(key, result)
+        self._count(result)
 
     async def _attempts(self, key: EpisodeKey, family: Family, task: Task) -> EpisodeResult:
         while True:

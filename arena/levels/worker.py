@@ -436,8 +436,8 @@ def _statement(parts: list[Part], opening: str, needs_answer: list[str], paraphr
     paragraphs = [opening]
     for i, part in enumerate(parts):
         connector = CONNECTORS[min(i, len(CONNECTORS) - 1)] if i < len(parts) - 1 else CONNECTORS[-1]
-        where = (f"in `{part.folder}/` (paths in this part are relative to that folder)" if part.folder
-                 else "across the job's folders (paths from the work directory)")
+        where = (f"in `{part.folder}/` (for this part that folder is the work directory: every path is relative "
+                 "to it)" if part.folder else "across the job's folders (paths from the top of the work directory)")
         paragraphs.append(f"{connector}, {where}:\n{part.task.instruction(paraphrase)}")
     if needs_answer:
         folders = ", ".join(f"`{n}`" for n in needs_answer)
