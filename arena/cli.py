@@ -361,7 +361,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     path = _db(args)
     if not Path(path).exists():
         raise ConfigError(f"no database at {path}; pass --db or run `arena run` first")
-    store = Store(path)
+    store = Store(path, read_only=True)
     run_id = args.run_id or _latest_run(store)
     if store.get_run(run_id) is None:
         raise ConfigError(f"no run {run_id!r} in {path}; see `arena runs --db {path}`")
@@ -379,7 +379,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     path = _db(args)
     if not Path(path).exists():
         raise ConfigError(f"no database at {path}; pass --db or run `arena run` first")
-    out.print(runs_table(Store(path).list_runs()))
+    out.print(runs_table(Store(path, read_only=True).list_runs()))
     return 0
 
 

@@ -82,11 +82,16 @@ def load_family(name: str) -> Family:
 
 
 class ClassAgentFactory:
-    """Agents given as a class: instantiated per episode, with `seed=` when the class takes it."""
+    """Agents given as a class: instantiated per episode, with `seed=` when the class takes it.
+    A user's class (`threaded`) runs on its own event loop in its own thread, so an `act()` that
+    blocks cannot stall the other episodes (`arena.agent_thread`)."""
 
-    def __init__(self, name: str, cls: Callable[..., Agent], options: dict[str, Any]) -> None:
+    def __init__(
+        self, name: str, cls: Callable[..., Agent], options: dict[str, Any], *, threaded: bool = False
+    ) -> None:
         self.name = name
         self.cls = cls
+        self.threaded = threaded
         self.config: dict[str, Any] = {"class": name, **options}
         self.options = options
         params = inspect.signature(cls).parameters
@@ -101,7 +106,12 @@ class ClassAgentFactory:
         kwargs = dict(self.options)
         if self._takes_seed:
             kwargs["seed"] = hash_seed(key.id)
-        return self.cls(**kwargs)
+        agent = self.cls(**kwargs)
+        if self.threaded:
+            from arena.agent_thread import ThreadedAgent
+
+            return ThreadedAgent(agent)
+        return agent
 
 
 def hash_seed(text: str) -> int:
@@ -125,6 +135,6 @@ def agent_factory(spec: str, options: dict[str, Any] | None = None) -> AgentFact
         obj = import_path(spec)
         if not callable(obj):
             raise ConfigError(f"{spec} is not a class or factory")
-        return ClassAgentFactory(spec, obj, options)
+        return ClassAgentFactory(spec, obj, options, threaded=True)
     known = ", ".join([*sorted(AGENTS), *(f"{s}:..." for s in sorted(AGENT_SCHEMES))])
     raise ConfigError(f"unknown agent {spec!r}; known agents: {known}, or package.module:Class")

@@ -18,6 +18,7 @@ from arena.attempt import OneOff, SandboxSource, episode_sandbox, infra_result, 
 from arena.config import LimitOverrides, RunConfig, new_run_id, restore
 from arena.config import stored_config as _stored_config
 from arena.errors import ConfigError, ContextOverflow, InfraError
+from arena.integrity import TamperEvident, fingerprint, packages_of
 from arena.levels import build_episode
 from arena.protocols import Family
 from arena.registry import AgentFactory, agent_factory, load_family
@@ -63,6 +64,10 @@ class Runner:
             spec: agent_factory(spec, config.agent_options.get(spec)) for spec in config.agents
         }
         self.sandboxes = sandboxes or OneOff(config.sandbox)
+        # User classes run in the arena's process: make any change they make to its code visible.
+        self.in_process = {spec for spec, f in self.factories.items() if getattr(f, "threaded", False)}
+        self.watched = packages_of(list(self.families.values()))
+        self.baseline = fingerprint(self.watched) if self.in_process else {}
         self._slots = asyncio.Semaphore(config.concurrency)
         self._healthy = False  # an episode of this run ended in something other than error
         self._errors_in_a_row = 0
@@ -168,6 +173,8 @@ class Runner:
                     paraphrase=key.paraphrase, faults=self.config.faults.at(key.faults),
                     config=self.config.level_options,
                 )
+                if key.agent in self.in_process:
+                    env = TamperEvident(env, self.baseline, self.watched)
                 agent = factory(key)
                 if receives_solution(agent):
                     agent.bind_solution(family.solution(task))  # type: ignore[attr-defined]

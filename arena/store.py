@@ -147,10 +147,22 @@ def _alive(host: str, pid: int, proc_start: str) -> bool | None:
 
 class Store:
     @translated
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        """Open (or create) the store; `read_only` opens an existing one for reports without writing."""
         self.path = str(path)
+        self.read_only = read_only
+        if read_only:
+            if not Path(self.path).exists():
+                raise ConfigError(f"no database at {self.path}; pass --db or run `arena run` first")
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, isolation_level=None,
+                                      check_same_thread=False)
+            return
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(self.path).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.statvfs(folder).f_flag & os.ST_RDONLY:
+                raise StoreError(f"the store {self.path} is on a read-only file system; pass --db with a writable "
+                                 "path (or remount it read-write)")
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
