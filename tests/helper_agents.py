@@ -9,7 +9,7 @@ from pathlib import Path
 
 from arena.errors import SandboxError
 from arena.protocols import Sandbox, State
-from arena.types import Action, Observation, Task, TaskView, ToolCall
+from arena.types import Action, Check, CheckResult, Observation, Subgoal, Task, TaskView, ToolCall
 from tests.minimal_family import GreetingFamily
 
 
@@ -92,3 +92,36 @@ class Chatty:
 
     async def act(self, obs: Observation) -> Action:
         return Action(tool_calls=[ToolCall(name="bash", arguments={"command": "true"})], message="x" * 60000)
+
+
+class TwoStepGreeting(GreetingFamily):
+    """Two subgoals, each with its own check and its own tagged reference step."""
+
+    name = "twostep"
+
+    def generate(self, seed: int, split: str) -> Task:
+        task = super().generate(seed, split)
+        return task.model_copy(update={
+            "family": self.name,
+            "instructions": ["Write the greeting into greeting.txt, then write 'Regards' into signature.txt."] * 3,
+            "subgoals": [
+                Subgoal(name="file", description="greeting.txt holds the greeting", checks=["greeting"]),
+                Subgoal(name="signed", description="signature.txt says Regards", checks=["signature"]),
+            ],
+        })
+
+    async def check(self, task: Task, sandbox: Sandbox, state: State) -> CheckResult:
+        result = await super().check(task, sandbox, state)
+        try:
+            text = (await sandbox.read_file("signature.txt")).decode().strip()
+        except OSError:
+            text = None
+        return CheckResult(checks=[*result.checks, Check(name="signature", passed=text == "Regards",
+                                                          detail=str(text))])
+
+    def solution(self, task: Task) -> list[ToolCall]:
+        return [
+            ToolCall(name="write_file", arguments={"path": "greeting.txt", "content": task.params["expected"]},
+                     subgoal="file"),
+            ToolCall(name="write_file", arguments={"path": "signature.txt", "content": "Regards"}, subgoal="signed"),
+        ]
