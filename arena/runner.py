@@ -24,7 +24,7 @@ from arena.protocols import Family
 from arena.registry import AgentFactory, agent_factory, load_family
 from arena.sandbox import check_config
 from arena.store import Store
-from arena.types import EpisodeKey, EpisodeResult, StepRecord, Task
+from arena.types import EpisodeKey, EpisodeResult, StepRecord, Task, TaskInfo
 from arena.wrappers import Recorder
 
 __all__ = [
@@ -154,7 +154,7 @@ class Runner:
 
     async def _attempts(self, key: EpisodeKey, family: Family, task: Task) -> EpisodeResult:
         while True:
-            attempt = self.store.start_attempt(self.run_id, key, task.id)
+            attempt = self.store.start_attempt(self.run_id, key, task.id, TaskInfo.of(task, key.paraphrase))
             result = await self._attempt(key, family, task, attempt)
             if result.termination != "infra_error" or attempt >= self.config.max_attempts:
                 return result

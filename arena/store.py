@@ -28,7 +28,7 @@ from typing import Any, ParamSpec, TypeVar
 from pydantic import BaseModel
 
 from arena.errors import ConfigError, StoreError
-from arena.types import EpisodeKey, EpisodeResult, StepRecord
+from arena.types import EpisodeKey, EpisodeResult, StepRecord, TaskInfo
 
 SCHEMA_VERSION = 2
 LEASE_TTL = 30.0  # seconds without a heartbeat after which a lease counts as abandoned
@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS episodes (
     level TEXT NOT NULL, trial INTEGER NOT NULL, paraphrase INTEGER NOT NULL,
     faults REAL NOT NULL DEFAULT 0,    -- rate of injected tool faults
     task_id TEXT,                      -- the readable task id (family@version/split/seed)
+    task TEXT,                         -- TaskInfo JSON: template, difficulty, human minutes, the wording seen
     status TEXT NOT NULL,              -- pending | running | done
     attempts INTEGER NOT NULL DEFAULT 0,
     outcome TEXT,                      -- success | fail | error
@@ -122,6 +123,7 @@ class StoredEpisode(BaseModel):
     attempts: int
     result: EpisodeResult | None
     task_id: str | None = None
+    task: TaskInfo | None = None
 
 
 def _proc_start(pid: int) -> str:
@@ -170,6 +172,8 @@ class Store:
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(episodes)")}
         if "faults" not in columns:  # a store written before fault rates were a plan dimension
             self.db.execute("ALTER TABLE episodes ADD COLUMN faults REAL NOT NULL DEFAULT 0")
+        if "task" not in columns:
+            self.db.execute("ALTER TABLE episodes ADD COLUMN task TEXT")
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -300,13 +304,14 @@ class Store:
         return cursor.rowcount
 
     @translated
-    def start_attempt(self, run_id: str, key: EpisodeKey, task_id: str) -> int:
+    def start_attempt(self, run_id: str, key: EpisodeKey, task_id: str, task: TaskInfo | None = None) -> int:
         """Mark an episode running and return the new attempt number (1-based)."""
+        info = task.model_dump_json() if task is not None else None
         with self._tx() as db:
             db.execute(
-                "UPDATE episodes SET status = 'running', attempts = attempts + 1, task_id = ?, updated = ? "
-                "WHERE run_id = ? AND key = ?",
-                (task_id, time.time(), run_id, key.id),
+                "UPDATE episodes SET status = 'running', attempts = attempts + 1, task_id = ?, "
+                "task = coalesce(?, task), updated = ? WHERE run_id = ? AND key = ?",
+                (task_id, info, time.time(), run_id, key.id),
             )
             row = db.execute("SELECT attempts FROM episodes WHERE run_id = ? AND key = ?", (run_id, key.id))
             found = row.fetchone()
@@ -347,8 +352,8 @@ class Store:
     @translated
     def episodes(self, run_id: str) -> list[StoredEpisode]:
         rows = self.db.execute(
-            "SELECT agent, family, split, seed, level, trial, paraphrase, faults, status, attempts, result, task_id "
-            "FROM episodes WHERE run_id = ? ORDER BY ord",
+            "SELECT agent, family, split, seed, level, trial, paraphrase, faults, status, attempts, result, task_id, "
+            "task FROM episodes WHERE run_id = ? ORDER BY ord",
             (run_id,),
         )
         return [
@@ -358,6 +363,7 @@ class Store:
                 attempts=r[9],
                 result=EpisodeResult.model_validate_json(r[10]) if r[10] else None,
                 task_id=r[11],
+                task=TaskInfo.model_validate_json(r[12]) if r[12] else None,
             )
             for r in rows
         ]

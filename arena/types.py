@@ -275,6 +275,28 @@ class EpisodeKey(BaseModel):
         return key + (f"|f{self.faults:g}" if self.faults else "")
 
 
+class TaskInfo(BaseModel):
+    """What reports need to know of an episode's task, stored with the episode so a stored run can
+    be re-scored without regenerating (or being able to regenerate) its tasks."""
+
+    id: str
+    public_id: str
+    family: str
+    template: str
+    difficulty: int
+    human_minutes: float
+    subgoals: list[str] = Field(default_factory=list)
+    instruction: str = ""  # the wording the agent saw
+
+    @classmethod
+    def of(cls, task: Task, paraphrase: int = 0) -> TaskInfo:
+        return cls(
+            id=task.id, public_id=task.public_id, family=task.family, template=task.template,
+            difficulty=task.difficulty, human_minutes=task.human_minutes, subgoals=[g.name for g in task.subgoals],
+            instruction=task.instruction(paraphrase),
+        )
+
+
 class PartResult(BaseModel):
     """One sub-task of a worker job: where a worker got, task by task."""
 

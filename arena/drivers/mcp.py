@@ -31,7 +31,7 @@ from arena.protocols import EpisodeEnv, Family
 from arena.registry import load_family
 from arena.sandbox import SandboxConfig
 from arena.store import Store
-from arena.types import Action, EpisodeKey, EpisodeResult, Level, Split, Task, ToolCall
+from arena.types import Action, EpisodeKey, EpisodeResult, Level, Split, Task, TaskInfo, ToolCall
 from arena.wrappers import Recorder
 
 AGENT_NAME = "mcp"
@@ -180,7 +180,7 @@ async def serve_episode(
     stored = config.model_dump(mode="json")
     stored["agent_configs"] = {AGENT_NAME: {"kind": "mcp", "transport": "stdio"}}
     store.create_run(run_id, stored, [key])
-    attempt = store.start_attempt(run_id, key, task.id)
+    attempt = store.start_attempt(run_id, key, task.id, TaskInfo.of(task))
     try:
         return await _serve(fam, task, key, config, store, run_id, attempt)
     finally:
