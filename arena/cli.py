@@ -116,8 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--config", type=Path, help="run.toml with any of the settings below (flags win)")
     run.add_argument(
-        "--agents", help="comma-separated: oracle, random, openai:MODEL, command:\"PROG ARGS\", pkg.mod:Class"
+        "--agents", help="comma-separated: oracle, random, openai:MODEL, command:\"PROG ARGS\", pkg.mod:Class; "
+        "name one with LABEL=SPEC (e.g. fast=openai:gpt-4o-mini@fast.toml) to show LABEL in reports",
     )
+    run.add_argument("--labels", help="comma-separated short names for the agents, in the order of --agents")
     run.add_argument("--families", help="comma-separated family names (see `arena list families`)")
     run.add_argument("--seeds", help="task seeds: 0-19, 3,7,9 or 0-4,10-14")
     run.add_argument("--split", dest="splits", help="dev, test or dev,test (default dev)")
@@ -195,6 +197,7 @@ def _db(args: argparse.Namespace) -> str:
 
 
 def run_config_from_args(args: argparse.Namespace) -> Any:
+    from arena.config import parse_agent
     from arena.runner import RunConfig
 
     data: dict[str, Any] = {}
@@ -243,16 +246,23 @@ def run_config_from_args(args: argparse.Namespace) -> Any:
         options = dict(data.get("level_options", {}))
         options["copilot"] = {**options.get("copilot", {}), "subgoal_steps": args.subgoal_steps}
         data["level_options"] = options
+    if args.labels:
+        labels = _split_list(args.labels) or []
+        agents = data.get("agents", [])
+        if len(labels) != len(agents):
+            raise ConfigError(f"--labels gives {len(labels)} label(s) for {len(agents)} agent(s); give one per agent")
+        data["agents"] = [f"{label}={parse_agent(entry)[1]}" for label, entry in zip(labels, agents, strict=True)]
     model_opts = {key: getattr(args, key_attr(flag)) for flag, key, _t, _h in MODEL_FLAGS}
     model_opts = {k: v for k, v in model_opts.items() if v is not None}
+    entries = [parse_agent(entry) for entry in data.get("agents", [])]
     if model_opts:
         options = data.setdefault("agent_options", {})
-        for spec in data.get("agents", []):
+        for _label, spec in entries:
             if spec.startswith("openai:"):
                 options[spec] = {**model_opts, **options.get(spec, {})}
     if args.command_timeout is not None:
         options = data.setdefault("agent_options", {})
-        for spec in data.get("agents", []):
+        for _label, spec in entries:
             if spec.startswith("command:"):
                 options[spec] = {"timeout": args.command_timeout, **options.get(spec, {})}
     missing = [name for name in ("agents", "families", "seeds") if not data.get(name)]

@@ -6,6 +6,7 @@ compared exactly. A bad config is refused here, before anything runs, with what 
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from typing import Any
@@ -112,7 +113,19 @@ class RunConfig(BaseModel):
             values = getattr(self, name)
             if len(set(values)) != len(values):
                 raise ValueError(f"{name} lists a value twice: {values}")
+        labels = [label for label, _ in map(parse_agent, self.agents)]
+        clash = sorted({label for label in labels if labels.count(label) > 1})
+        if clash:
+            raise ValueError(f"agents share the label(s) {clash}: name them, e.g. fast=openai:model-a")
         return self
+
+    def agent_specs(self) -> dict[str, str]:
+        """Each agent's label (how it appears in results) and its spec (how it is built)."""
+        return dict(map(parse_agent, self.agents))
+
+    def options_for(self, label: str) -> dict[str, Any] | None:
+        spec = self.agent_specs()[label]
+        return self.agent_options.get(label, self.agent_options.get(spec))
 
     def plan(self) -> list[EpisodeKey]:
         """The deterministic episode list. Trials are the outer loop and agents the inner one, so
@@ -126,8 +139,36 @@ class RunConfig(BaseModel):
             for lv in self.levels
             for rate in self.faults.rates_for(lv, self.level_options)
             for p in range(self.paraphrases)
-            for a in self.agents
+            for a in self.agent_specs()
         ]
+
+
+LABEL = re.compile(r"^([A-Za-z][\w.-]{0,31})=(.+)$")
+MAX_LABEL = 24
+
+
+def parse_agent(entry: str) -> tuple[str, str]:
+    """`label=spec` or a bare spec: (label, spec). Without a label, a short one is made from the spec."""
+    match = LABEL.match(entry)
+    if match and ":" not in match.group(1):
+        return match.group(1), match.group(2)
+    return short_label(entry), entry
+
+
+def short_label(spec: str) -> str:
+    """A readable label for reports: the spec itself when short, else its telling part (the model
+    without its settings file, the program without its path, the class without its module)."""
+    if len(spec) <= MAX_LABEL:
+        return spec
+    scheme, _, rest = spec.partition(":")
+    if scheme == "openai":
+        label = "openai:" + rest.split("@", 1)[0]
+    elif scheme == "command":
+        words = rest.strip("\"'").split()
+        label = "command:" + " ".join(w.rsplit("/", 1)[-1] for w in words[:2])
+    else:
+        label = rest or spec.rsplit(".", 1)[-1]
+    return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
 
 
 def new_run_id() -> str:

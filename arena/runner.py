@@ -60,9 +60,7 @@ class Runner:
         self.on_done = on_done
         self.families: dict[str, Family] = {name: load_family(name) for name in config.families}
         self.jobs: dict[str, Family] = {}
-        self.factories = factories or {
-            spec: agent_factory(spec, config.agent_options.get(spec)) for spec in config.agents
-        }
+        self.factories = factories or validate_agents(config)
         self.sandboxes = sandboxes or OneOff(config.sandbox)
         # User classes run in the arena's process: make any change they make to its code visible.
         self.in_process = {spec for spec, f in self.factories.items() if getattr(f, "threaded", False)}
@@ -190,10 +188,15 @@ def validate_config(config: RunConfig) -> dict[str, AgentFactory]:
     for name in config.families:
         load_family(name)
     check_config(config.sandbox)
-    return {spec: agent_factory(spec, config.agent_options.get(spec)) for spec in config.agents}
+    return validate_agents(config)
+
+
+def validate_agents(config: RunConfig) -> dict[str, AgentFactory]:
+    """One factory per agent label."""
+    return {label: agent_factory(spec, config.options_for(label)) for label, spec in config.agent_specs().items()}
 
 
 def stored_config(config: RunConfig, factories: dict[str, AgentFactory]) -> dict[str, Any]:
     """The config as stored with the run: resolved, with each agent's own (secret-free) config."""
-    return _stored_config(config, {spec: f.config for spec, f in factories.items()})
+    return _stored_config(config, {label: f.config for label, f in factories.items()})
 

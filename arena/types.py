@@ -142,11 +142,13 @@ class ToolResult(BaseModel):
 
 
 class Usage(BaseModel):
-    """Model usage of one action. `cost_usd` is None when the price is unknown (never shown as 0)."""
+    """Model usage of one action. `cost_usd` is None when the price is unknown (never shown as 0).
+    `model` names the model that was billed, so a stored run can be priced again later."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = None
+    model: str | None = None
 
     def __add__(self, other: Usage) -> Usage:
         cost = None
@@ -156,6 +158,7 @@ class Usage(BaseModel):
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
             cost_usd=cost,
+            model=self.model or other.model,
         )
 
 

@@ -81,10 +81,11 @@ async def test_example_agent_passes_and_broken_programs_fail_with_the_reason(
         "usage": command(programs["usage"]),
     }
     store, run_id = await run_agents(
-        list(specs.values()), concurrency=6, options={spec: {"timeout": 1.0} for spec in specs.values()}
+        [f"{name}={spec}" for name, spec in specs.items()], concurrency=6,
+        options={spec: {"timeout": 1.0} for spec in specs.values()},
     )
     assert store.get_run(run_id).status == "finished"  # type: ignore[union-attr]
-    by_name = {name: e for e in store.episodes(run_id) for name, spec in specs.items() if e.key.agent == spec}
+    by_name = {e.key.agent: e for e in store.episodes(run_id)}
     result = {name: e.result for name, e in by_name.items()}
     assert all(r is not None for r in result.values())
 
