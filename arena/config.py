@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -70,6 +70,16 @@ class FaultPlan(BaseModel):
         return FaultConfig(rate=rate, kinds=self.kinds, latency=self.latency)
 
 
+class ExecutorConfig(BaseModel):
+    """`[executor]`: where episodes run. `local` (default) or `ray` (a cluster: `address` of its
+    head, e.g. ray://10.0.0.5:10001 or auto; none starts a local one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["local", "ray"] = "local"
+    address: str | None = None
+
+
 class RunConfig(BaseModel):
     """Everything that defines a run. Stored with the run (minus secrets) so it can be repeated."""
 
@@ -89,6 +99,7 @@ class RunConfig(BaseModel):
     limits: LimitOverrides = Field(default_factory=LimitOverrides)
     faults: FaultPlan = Field(default_factory=FaultPlan)
     level_options: LevelConfig = Field(default_factory=LevelConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     agent_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("seeds")

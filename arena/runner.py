@@ -13,19 +13,15 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from arena.agents.oracle import receives_solution
-from arena.attempt import OneOff, SandboxSource, episode_sandbox, infra_result, play
 from arena.config import LimitOverrides, RunConfig, new_run_id, restore
 from arena.config import stored_config as _stored_config
-from arena.errors import ConfigError, ContextOverflow, InfraError
-from arena.integrity import TamperEvident, fingerprint, packages_of
-from arena.levels import build_episode
+from arena.errors import ConfigError, ContextOverflow
+from arena.executors import Executor, make_executor
 from arena.protocols import Family
 from arena.registry import AgentFactory, agent_factory, load_family
 from arena.sandbox import check_config
 from arena.store import Store
 from arena.types import EpisodeKey, EpisodeResult, StepRecord, Task, TaskInfo
-from arena.wrappers import Recorder
 
 __all__ = [
     "LimitOverrides", "RunConfig", "Runner", "new_run_id", "restore", "stored_config", "validate_config",
@@ -52,7 +48,7 @@ class Runner:
         *,
         factories: dict[str, AgentFactory] | None = None,
         on_done: EpisodeDone | None = None,
-        sandboxes: SandboxSource | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.store = store
         self.run_id = run_id
@@ -61,11 +57,7 @@ class Runner:
         self.families: dict[str, Family] = {name: load_family(name) for name in config.families}
         self.jobs: dict[str, Family] = {}
         self.factories = factories or validate_agents(config)
-        self.sandboxes = sandboxes or OneOff(config.sandbox)
-        # User classes run in the arena's process: make any change they make to its code visible.
-        self.in_process = {spec for spec, f in self.factories.items() if getattr(f, "threaded", False)}
-        self.watched = packages_of(list(self.families.values()))
-        self.baseline = fingerprint(self.watched) if self.in_process else {}
+        self.executor = executor or make_executor(config, run_id, self.factories)
         self._slots = asyncio.Semaphore(config.concurrency)
         self._healthy = False  # an episode of this run ended in something other than error
         self._errors_in_a_row = 0
@@ -86,6 +78,8 @@ class Runner:
             self.store.set_run_status(self.run_id, "finished")
         finally:
             beat.cancel()
+            with contextlib.suppress(Exception):
+                await self.executor.aclose()
             with contextlib.suppress(Exception):
                 self.store.release_run(self.run_id)
 
@@ -137,11 +131,10 @@ class Runner:
         return self.jobs[key.family]
 
     async def _episode(self, key: EpisodeKey) -> None:
-        family = self.family_for(key)
-        task = family.generate(key.seed, key.split)
+        task = self.family_for(key).generate(key.seed, key.split)
         async with self._slots:
             try:
-                result = await self._attempts(key, family, task)
+                result = await self._attempts(key, task)
             except asyncio.CancelledError:
                 self.store.release(self.run_id, key)
                 raise
@@ -150,37 +143,20 @@ class Runner:
             self.on_done(key, result)
         self._count(result)
 
-    async def _attempts(self, key: EpisodeKey, family: Family, task: Task) -> EpisodeResult:
+    async def _attempts(self, key: EpisodeKey, task: Task) -> EpisodeResult:
         while True:
             attempt = self.store.start_attempt(self.run_id, key, task.id, TaskInfo.of(task, key.paraphrase))
-            result = await self._attempt(key, family, task, attempt)
+
+            def record(step: StepRecord, attempt: int = attempt) -> None:
+                self.store.add_step(self.run_id, key, attempt, step)
+
+            try:
+                result = await self.executor.attempt(key, attempt, record)
+            except ContextOverflow as e:  # at the first call: no episode of this agent can work
+                raise RunStopped(f"{key.agent}: {e}") from None
             if result.termination != "infra_error" or attempt >= self.config.max_attempts:
                 return result
             await asyncio.sleep(min(0.5 * 2 ** (attempt - 1), 8.0))  # let a struggling host recover
-
-    async def _attempt(self, key: EpisodeKey, family: Family, task: Task, attempt: int) -> EpisodeResult:
-        def record(step: StepRecord) -> None:
-            self.store.add_step(self.run_id, key, attempt, step)
-
-        labels = {"arena.run": self.run_id, "arena.episode": key.id, "arena.attempt": str(attempt)}
-        factory = self.factories[key.agent]
-        try:
-            async with episode_sandbox(family, self.sandboxes, labels) as sandbox:
-                env = build_episode(
-                    family, task, sandbox, level=key.level, limits=self.config.limits.apply(task.limits),
-                    paraphrase=key.paraphrase, faults=self.config.faults.at(key.faults),
-                    config=self.config.level_options,
-                )
-                if key.agent in self.in_process:
-                    env = TamperEvident(env, self.baseline, self.watched)
-                agent = factory(key)
-                if receives_solution(agent):
-                    agent.bind_solution(family.solution(task))  # type: ignore[attr-defined]
-                return await play(Recorder(env, record), agent)
-        except ContextOverflow as e:  # at the first call: no episode of this agent can work
-            raise RunStopped(f"{key.agent}: {e}") from None
-        except InfraError as e:
-            return infra_result(task, str(e))
 
 
 def validate_config(config: RunConfig) -> dict[str, AgentFactory]:

@@ -1,0 +1,66 @@
+"""The local executor: each attempt in this process, on asyncio, in a sandbox of this machine."""
+
+from __future__ import annotations
+
+from arena.agents.oracle import receives_solution
+from arena.attempt import OneOff, SandboxSource, episode_sandbox, infra_result, play
+from arena.config import RunConfig
+from arena.errors import ContextOverflow, InfraError
+from arena.integrity import TamperEvident, fingerprint, packages_of
+from arena.levels import build_episode
+from arena.protocols import Family
+from arena.registry import AgentFactory, load_family
+from arena.types import EpisodeKey, EpisodeResult
+from arena.wrappers import Recorder, StepSink
+
+
+class LocalExecutor:
+    def __init__(
+        self, config: RunConfig, run_id: str, factories: dict[str, AgentFactory],
+        sandboxes: SandboxSource | None = None,
+    ) -> None:
+        self.config = config
+        self.run_id = run_id
+        self.factories = factories
+        self.sandboxes = sandboxes or OneOff(config.sandbox)
+        self.families: dict[str, Family] = {name: load_family(name) for name in config.families}
+        self.jobs: dict[str, Family] = {}
+        # User classes run in the arena's process: make any change they make to its code visible.
+        self.in_process = {label for label, f in factories.items() if getattr(f, "threaded", False)}
+        self.watched = packages_of(list(self.families.values()))
+        self.baseline = fingerprint(self.watched) if self.in_process else {}
+
+    def family_for(self, key: EpisodeKey) -> Family:
+        """The family an episode plays: the key's family, or for `worker` a job built around it."""
+        if key.level != "worker":
+            return self.families[key.family]
+        if key.family not in self.jobs:
+            from arena.levels.worker import JobFamily
+
+            self.jobs[key.family] = JobFamily(key.family, self.config.families)
+        return self.jobs[key.family]
+
+    async def attempt(self, key: EpisodeKey, attempt: int, record: StepSink) -> EpisodeResult:
+        family = self.family_for(key)
+        task = family.generate(key.seed, key.split)
+        labels = {"arena.run": self.run_id, "arena.episode": key.id, "arena.attempt": str(attempt)}
+        try:
+            async with episode_sandbox(family, self.sandboxes, labels) as sandbox:
+                env = build_episode(
+                    family, task, sandbox, level=key.level, limits=self.config.limits.apply(task.limits),
+                    paraphrase=key.paraphrase, faults=self.config.faults.at(key.faults),
+                    config=self.config.level_options,
+                )
+                if key.agent in self.in_process:
+                    env = TamperEvident(env, self.baseline, self.watched)
+                agent = self.factories[key.agent](key)
+                if receives_solution(agent):
+                    agent.bind_solution(family.solution(task))  # type: ignore[attr-defined]
+                return await play(Recorder(env, record), agent)
+        except ContextOverflow:  # at the first call: the runner stops the run
+            raise
+        except InfraError as e:
+            return infra_result(task, str(e))
+
+    async def aclose(self) -> None:
+        return None
