@@ -24,6 +24,7 @@ import hashlib
 import random
 import re
 import shlex
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -50,6 +51,15 @@ OPENINGS = (
     "your own work, and call submit when everything is done.",
 )
 CONNECTORS = ("To start with", "Next", "After that", "Finally")
+TOPICS = {  # (one, several) of a part's kind, for the job's opening line
+    "files": ("a clean-up on the shared drive", "{n} clean-ups on the shared drive"),
+    "data": ("a question about a data set", "{n} questions about data sets"),
+    "repair": ("a bug fix", "{n} bug fixes"),
+    "helpdesk": ("a customer ticket", "{n} customer tickets"),
+    "web": ("an errand on the intranet", "{n} errands on the intranet"),
+    "assemble": ("an export that came in pieces", "{n} exports that came in pieces"),
+}
+NUMBERS = {2: "two", 3: "three", 4: "four"}
 
 
 # ---------------------------------------------------------------- sub-task views of the sandbox
@@ -432,8 +442,14 @@ def _rebased(call: ToolCall, part: Part, tool_names: set[str], subgoal: str | No
 
 
 def _statement(parts: list[Part], opening: str, needs_answer: list[str], paraphrase: int) -> str:
-    """One goal statement for the whole job: the situation, then each part where it lives."""
-    paragraphs = [opening]
+    """One goal statement for the whole job: the situation and what is in it, then each part where it lives."""
+    counts = Counter(p.task.family for p in parts)
+    topics = []
+    for family, n in counts.items():
+        one, several = TOPICS.get(family, (f"a {family} task", "{n} " + family + " tasks"))
+        topics.append(one if n == 1 else several.format(n=NUMBERS.get(n, str(n))))
+    queue = ", ".join(topics[:-1]) + f" and {topics[-1]}" if len(topics) > 1 else topics[0]
+    paragraphs = [f"{opening} On the list: {queue}."]
     for i, part in enumerate(parts):
         connector = CONNECTORS[min(i, len(CONNECTORS) - 1)] if i < len(parts) - 1 else CONNECTORS[-1]
         where = (f"in `{part.folder}/` (for this part that folder is the work directory: every path is relative "
