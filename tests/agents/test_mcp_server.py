@@ -1,4 +1,4 @@
-"""One episode served over MCP stdio, driven by the `mcp` SDK's own client."""
+"""One episode served over MCP stdio (one episode per process), driven by the `mcp` SDK's own client."""
 
 from __future__ import annotations
 
@@ -58,6 +58,16 @@ async def test_mcp_client_plays_a_files_episode_to_success(tmp_path: Path) -> No
     assert episode.result is not None and episode.result.outcome == "success", episode.result
     assert len(store.steps("m1", episode.key)) == episode.result.steps >= 2
     assert store.get_run("m1").status == "finished"  # type: ignore[union-attr]
+
+
+async def test_a_client_that_only_lists_leaves_nothing_stored(tmp_path: Path) -> None:
+    db = tmp_path / "arena.db"
+    async with serve(db, 0, "m3") as session:
+        await session.initialize()
+        await session.list_tools()
+        await session.list_prompts()
+        await session.read_resource("arena://task")
+    assert Store(db).get_run("m3") is None  # no step, so no episode: nothing started, stored or graded
 
 
 async def test_disconnecting_without_submit_ends_the_episode_as_a_failure(tmp_path: Path) -> None:
