@@ -181,10 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve one episode's tools to an MCP client (the agent under test).\n\n"
         "Listing tools, prompts or resources is free; each tools/call is one stored step, and the first\n"
         "one sets the task up and starts its clock. The episode ends at submit (copilot: the last\n"
-        "hand-in that is met) or a limit, after --idle-timeout, when a stdio client disconnects (graded\n"
-        "as the agent's failure), or when the server is stopped: Ctrl-C or SIGTERM mid-episode keeps\n"
-        "its steps and puts it back to pending, like an interrupted `arena run`. Over HTTP the episode\n"
-        "outlives connections and sessions, so clients that connect once per call can finish it.",
+        "hand-in that is met) or a limit, after --idle-timeout, when a stdio client disconnects or\n"
+        "stops the server (graded as the agent's failure), or when an HTTP server is stopped: Ctrl-C or\n"
+        "SIGTERM mid-episode keeps its steps and puts it back to pending, like an interrupted\n"
+        "`arena run`. Over HTTP the episode outlives connections and sessions, so clients that connect\n"
+        "once per call can finish it.",
         epilog="examples:\n"
         "  arena serve-mcp files --seed 3                                  # stdio, for a client that starts it\n"
         "  arena serve-mcp files --seed 3 --transport http --port 8765    # http://127.0.0.1:8765/mcp\n"
@@ -442,8 +443,12 @@ def cmd_show_task(args: argparse.Namespace) -> int:
 
 
 def cmd_serve_mcp(args: argparse.Namespace) -> int:
-    from arena.drivers.mcp import serve_episode
     from arena.sandbox import SandboxConfig, check_config
+
+    try:
+        from arena.drivers.mcp import serve_episode
+    except ImportError as e:
+        raise ConfigError(f"serve-mcp needs the mcp package ({e}): pip install 'autonomy-arena[mcp]'") from None
 
     sandbox = SandboxConfig(kind=args.sandbox, unsafe_local=args.unsafe_local)
     check_config(sandbox)

@@ -118,6 +118,8 @@ async def test_a_stopped_episode_is_played_again_under_the_same_run_id(tmp_path:
     db = tmp_path / "arena.db"
     server = await ServeMcp(db, "helpdesk", "--seed", "0", "--run-id", "r1").start()
     try:
+        rival = await ServeMcp(db, "helpdesk", "--seed", "0", "--run-id", "r1").start(expect_url=False)
+        assert await rival.wait() == 2 and "is being run right now by process" in rival.stderr
         await call_once(server.url, "read_policy", {})
         assert await server.stop(signal.SIGTERM) == 143, server.stderr
     finally:

@@ -13,9 +13,10 @@ in a one-episode run (agent name "mcp"). Its instruction is the server's `instru
 - Each `tools/call` is one step, stored as it happens; tool errors come back with `isError`. The
   first call sets the task up and starts the episode's clock.
 - The episode ends at `submit` (the copilot: the last hand-in that is met) or a limit, after
-  `--idle-timeout` seconds without a call, when a stdio client disconnects (graded as the agent's
-  failure) or when the server is stopped (its steps stored, back to pending, like an interrupted
-  `arena run`). The answer that ends it says how it was graded: outcome, score, check names.
+  `--idle-timeout` seconds without a call, when a stdio client disconnects or stops the server
+  (graded as the agent's failure) or when an HTTP server is stopped by its operator (its steps
+  stored, back to pending, like an interrupted `arena run`). The answer that ends it says how it
+  was graded: outcome, score, check names and whether each passed.
 - Over HTTP the episode outlives connections and sessions: one connection per call works.
 - The same `--run-id` again continues the run as `arena run --resume` does.
 

@@ -1,9 +1,10 @@
 """`arena serve-mcp`: one episode served over stdio or streamable HTTP, the same service on both.
 
-Over stdio the process is the connection: the episode ends when the client disconnects (graded,
-the agent's failure) unless it ended before. Over HTTP the server outlives connections and
-sessions: clients that open one connection per call (the MCP Inspector's CLI does) play the same
-episode in the same sandbox, and the server answers until it is stopped (Ctrl-C, SIGTERM).
+Over stdio the process is the connection and belongs to the client: when the client disconnects
+or stops it, an episode still running is graded as the agent's failure. Over HTTP the server
+outlives connections and sessions: clients that open one connection per call (the MCP Inspector's
+CLI does) play the same episode in the same sandbox, and the server answers until its operator
+stops it (Ctrl-C, SIGTERM), which puts an unfinished episode back to pending.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from arena.config import RunConfig, new_run_id
 from arena.drivers.mcp._run import AGENT_NAME, ServedRun
 from arena.drivers.mcp._server import build_server
 from arena.drivers.mcp._service import EpisodeService
+from arena.drivers.mcp._stdio import serve_stdio
 from arena.errors import ConfigError, InfraError
 from arena.levels import build_episode
 from arena.protocols import Family
@@ -44,7 +46,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 class Served:
     """How serving ended. `state` is `done` (the episode ended and is stored; `result`),
     `already_done` (an earlier server finished this run's episode; `result` is the stored one),
-    `not_started` (no tool call came: nothing stored) or `interrupted` (the server was stopped
+    `not_started` (no tool call came: nothing stored) or `interrupted` (an HTTP server was stopped
     mid-episode, by `signal`: its steps are stored and it is pending again)."""
 
     run_id: str
@@ -133,14 +135,16 @@ async def _serve(
             try:
                 if listener is not None:
                     await _serve_http(server, listener, host, service, stops, log)
-                    disconnected = False
+                    graded = None  # the operator stopped the server: the episode is pending again
                 else:
                     log(f"serving episode {task.id} (run {run.run_id}, level {run.key.level}) over stdio")
-                    disconnected = await _serve_stdio(server, service, stops)
+                    await _serve_stdio(server, service, stops)
+                    graded = (f"the MCP client stopped the server ({stops.caught[0]}) before calling submit"
+                              if stops.caught else "the MCP client disconnected before calling submit")
             finally:
                 watcher.cancel()
             stops.closing = True
-            await service.close(disconnected=disconnected)
+            await service.close(graded=graded)
     if service.failure is not None:
         raise service.failure
     signal_name = stops.caught[0] if stops.caught else None
@@ -154,23 +158,16 @@ async def _serve(
 # ---------------------------------------------------------------- transports
 
 
-async def _serve_stdio(server: Any, service: EpisodeService, stops: _Stops) -> bool:
-    """Serve over stdin/stdout until the client disconnects (True) or serving is stopped (False)."""
-    from mcp.server.stdio import stdio_server
-
-    async def run() -> None:
-        async with stdio_server() as (read_stream, write_stream):
-            await server.run(read_stream, write_stream, server.create_initialization_options())
-
-    serving = asyncio.create_task(run())
+async def _serve_stdio(server: Any, service: EpisodeService, stops: _Stops) -> None:
+    """Serve over stdin/stdout until the client disconnects, a signal comes or the arena fails."""
+    serving = asyncio.create_task(serve_stdio(server))
     stopper = asyncio.create_task(_any(stops.stop, service.failed))
     try:
-        done, _ = await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in (serving, stopper):
             task.cancel()
         await asyncio.gather(serving, stopper, return_exceptions=True)
-    return serving in done and stopper not in done
 
 
 async def _serve_http(

@@ -4,9 +4,10 @@ Listing tools, prompts or resources is free: it reads the episode's view and nev
 stores or grades anything. Each `tools/call` is one step of the very episode stack the runner
 builds, stored as it happens through the runner's `Recorder`; the first one sets the task up and
 starts its clock. The episode ends exactly once: at `submit` (for the copilot, the last hand-in
-that is met) or a limit, after `idle_timeout` seconds without a call, when a stdio client
-disconnects (graded, as the agent's failure), or when the server stops (put back to pending, as
-an interrupted `arena run` does).
+that is met) or a limit, after `idle_timeout` seconds without a call, when a stdio client ends
+the process (graded, as the agent's failure: the client owns a stdio server, so ending it is no
+way out of a failing episode), or when an HTTP server is stopped by its operator (put back to
+pending, as an interrupted `arena run` is).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mcp import types
 
 from arena.attempt import close_quietly
 from arena.drivers.mcp._run import ServedRun
+from arena.errors import StoreError
 from arena.protocols import EpisodeEnv
 from arena.types import Action, EpisodeResult, TaskView, Termination, ToolCall
 
@@ -73,12 +75,24 @@ class EpisodeService:
             self._last_call = time.monotonic()
             try:
                 return await self._step(name, arguments)
-            except Exception as e:  # the arena failed, not the agent: stop serving, show the client nothing of it
+            except StoreError as e:  # the arena failed, not the agent: stop serving, show the client nothing of it
                 self._fail(e)
-                return _text("error: the arena failed to run this call and stops; the episode is not counted",
+                return _text("error: the arena failed to store this call and stops; the episode is not counted",
                              error=True)
+            except Exception as e:  # as in the runner's loop: what escapes a step ends the episode, graded
+                return await self._end_after(e)
             finally:
                 self._last_call = time.monotonic()
+
+    async def _end_after(self, error: Exception) -> types.CallToolResult:
+        try:
+            if self.result is None:
+                self.env.stop("agent_error", f"{type(error).__name__}: {error}")
+                await self._finish()
+            return _text(f"error: {self.over_text()}", error=True)
+        except Exception as e:
+            self._fail(e)
+            return _text("error: the arena failed and stops; the episode is not counted", error=True)
 
     async def _step(self, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
         if self.failure is not None:
@@ -168,10 +182,12 @@ class EpisodeService:
                 self._fail(e)
             await asyncio.sleep(max(wait, 0.05))
 
-    async def close(self, *, disconnected: bool) -> None:
-        """Once serving has stopped: let the calls in flight finish, then end what is left. A
-        stdio client that disconnected mid-episode failed it (graded); a server that stopped, or
-        failed, puts it back to pending with its steps stored, like an interrupted `arena run`."""
+    async def close(self, *, graded: str | None) -> None:
+        """Once serving has stopped: let the calls in flight finish, then end what is left. With
+        `graded` (a stdio client ended the process: it disconnected or signalled the server) a
+        started episode is graded as the agent's failure for that reason; without it (an HTTP
+        server was stopped) the episode goes back to pending with its steps stored, like an
+        interrupted `arena run`, and so does any episode when the arena itself failed."""
         if self._calls:
             _, late = await asyncio.wait(set(self._calls), timeout=CALL_GRACE_SECONDS)
             for task in late:
@@ -181,8 +197,8 @@ class EpisodeService:
         async with self._lock:
             if not self.started or self.over:
                 return
-            if disconnected and self.failure is None:
-                self.env.stop("agent_error", "the MCP client disconnected before calling submit")
+            if graded is not None and self.failure is None:
+                self.env.stop("agent_error", graded)
                 try:
                     await self._finish()
                 except Exception as e:
