@@ -115,6 +115,7 @@ async def _serve(
     labels = {"arena.run": run.run_id, "arena.episode": run.key.id, "arena.attempt": str(run.next_attempt)}
     stops = _Stops(log)
     async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(stops.installed())  # from here on a signal stops serving cleanly
         if listener is not None:
             stack.callback(listener.close)
         try:
@@ -131,18 +132,17 @@ async def _serve(
         if run.previous is not None:
             log(f"run {run.run_id}: playing episode {task.id} again from the start (attempt {run.next_attempt})")
         watcher = asyncio.create_task(service.watch())
-        with stops.installed():
-            try:
-                if listener is not None:
-                    await _serve_http(server, listener, host, service, stops, log)
-                    graded = None  # the operator stopped the server: the episode is pending again
-                else:
-                    log(f"serving episode {task.id} (run {run.run_id}, level {run.key.level}) over stdio")
-                    await _serve_stdio(server, service, stops)
-                    graded = (f"the MCP client stopped the server ({stops.caught[0]}) before calling submit"
-                              if stops.caught else "the MCP client disconnected before calling submit")
-            finally:
-                watcher.cancel()
+        graded: str | None = None  # how a started episode that is still running gets graded; None: pending again
+        try:
+            if listener is not None:
+                await _serve_http(server, listener, host, service, stops, log)
+            else:
+                log(f"serving episode {task.id} (run {run.run_id}, level {run.key.level}) over stdio")
+                await _serve_stdio(server, service, stops)
+                graded = (f"the MCP client stopped the server ({stops.caught[0]}) before calling submit"
+                          if stops.caught else "the MCP client disconnected before calling submit")
+        finally:
+            watcher.cancel()
             stops.closing = True
             await service.close(graded=graded)
     if service.failure is not None:

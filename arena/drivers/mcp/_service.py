@@ -100,7 +100,12 @@ class EpisodeService:
         if self.over:
             return _text(f"error: {self.over_text()}; no more tool calls are run", error=True)
         if not self.started:
-            self.run.begin()
+            try:
+                self.run.begin()
+            except Exception as e:  # the store refused the run: nothing started, so nothing to end
+                self._fail(e)
+                return _text("error: the arena could not store the episode and stops; nothing was started",
+                             error=True)
             self.started = True
             await self.env.start()
             if self.env.done:  # the task could not be set up: the arena's failure, recorded as such
