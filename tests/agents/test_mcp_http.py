@@ -81,7 +81,9 @@ async def test_a_client_that_keeps_one_session_finishes_a_helpdesk_task(tmp_path
         ServeMcp(db, "helpdesk", "--seed", "2", "--run-id", "k1") as server,
         new_session(server.url, sessions) as session,
     ):
-        assert task.instruction() in (session.instructions or "")
+        instructions = session.instructions or ""
+        assert task.instruction() in instructions
+        assert f"at most {task.limits.max_steps} tool calls and {task.limits.max_seconds:g} seconds" in instructions
         prompt = await session.get_prompt("task")
         assert prompt.messages[0].content.text == task.instruction()  # type: ignore[union-attr]
         await session.list_tools()

@@ -16,8 +16,10 @@ TASK_URI = "arena://task"
 def build_server(service: EpisodeService) -> Server[Any]:
     view = service.view()
     instruction = view.instruction
+    limits = view.limits
     instructions = (
-        f"Autonomy Arena episode {view.task_id}. Work on this task on your own with the tools, then call submit:\n\n"
+        f"Autonomy Arena episode {view.task_id}. Work on this task on your own with the tools, then call submit "
+        f"(at most {limits.max_steps} tool calls and {limits.max_seconds:g} seconds from the first one):\n\n"
         f"{instruction}"
     )
 
