@@ -14,6 +14,7 @@ import contextlib
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -178,8 +179,8 @@ async def _serve_http(
 
     class Quiet(uvicorn.Server):
         @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:  # signals are the arena's to handle (it ends the episode)
-            yield
+        def capture_signals(self) -> Iterator[None]:  # uvicorn >= 0.29: the arena handles signals (it ends
+            yield  # the episode first), so uvicorn neither takes them nor raises them again on exit
 
     # Stateful sessions (the SDK's default): clients that keep one get server-to-client streams;
     # the episode itself belongs to no session.
@@ -260,6 +261,9 @@ class _Stops:
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # only the main thread receives signals: a caller elsewhere stops serving by cancelling
+            return
         loop = asyncio.get_running_loop()
         for sig in SIGNALS:
             loop.add_signal_handler(sig, self._on_signal, sig)
