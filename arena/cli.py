@@ -177,15 +177,45 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--split", choices=["dev", "test"], default="dev")
     show.add_argument("--json", action="store_true", help="the task as JSON, grading material included")
 
-    mcp = sub.add_parser("serve-mcp", help="serve one episode's tools as an MCP server on stdio")
+    mcp = sub.add_parser(
+        "serve-mcp", help="serve one episode to an MCP client, over stdio or streamable HTTP",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Serve one episode's tools to an MCP client (the agent under test).\n\n"
+        "Listing tools, prompts or resources is free; each tools/call is one stored step, and the first\n"
+        "one sets the task up and starts its clock. The episode ends at submit (copilot: the last\n"
+        "hand-in that is met) or a limit, after --idle-timeout, when a stdio client disconnects or\n"
+        "stops the server (graded as the agent's failure), or when an HTTP server is stopped: Ctrl-C or\n"
+        "SIGTERM mid-episode keeps its steps and puts it back to pending, like an interrupted\n"
+        "`arena run`. Over HTTP the episode outlives connections and sessions, so clients that connect\n"
+        "once per call can finish it.",
+        epilog="examples:\n"
+        "  arena serve-mcp files --seed 3                                  # stdio, for a client that starts it\n"
+        "  arena serve-mcp files --seed 3 --transport http --port 8765    # http://127.0.0.1:8765/mcp\n"
+        "  arena serve-mcp helpdesk --seed 1 --level copilot --transport http --run-id desk1",
+    )
     mcp.add_argument("family")
     mcp.add_argument("--seed", type=seed_arg, default=0)
     mcp.add_argument("--split", choices=["dev", "test"], default="dev")
-    mcp.add_argument("--level", default="agent")
+    mcp.add_argument("--level", choices=["copilot", "agent", "worker"], default="agent",
+                     help="copilot: submit hands in the current subgoal, ask_for_help shows a next step; "
+                     "worker: a job built around the task, with injected faults (default agent)")
     mcp.add_argument("--sandbox", choices=["bwrap", "docker", "process"], default="bwrap")
-    mcp.add_argument("--unsafe-local", action="store_true")
-    mcp.add_argument("--db", default=None)
-    mcp.add_argument("--run-id")
+    mcp.add_argument("--unsafe-local", action="store_true", help="allow --sandbox process (no isolation)")
+    mcp.add_argument("--transport", choices=["stdio", "http"], default="stdio",
+                     help="stdio: one episode per process, for clients that start the server; http: a "
+                     "streamable HTTP server whose episode outlives connections and sessions (default stdio)")
+    mcp.add_argument("--host", default="127.0.0.1", help="http: the address to listen on (default 127.0.0.1)")
+    mcp.add_argument("--port", type=int, default=8765, help="http: the port; 0 picks a free one (default 8765). "
+                     "The URL is printed on stderr once the server listens")
+    mcp.add_argument("--idle-timeout", type=float, default=None, metavar="S",
+                     help="end a started episode (graded, as the agent's failure) after S seconds without a tool "
+                     "call (default: none; the task's own time limit still holds)")
+    mcp.add_argument("--db", default=None, help=f"SQLite file (default {DEFAULT_DB})")
+    mcp.add_argument("--run-id", metavar="RUN",
+                     help="the run to store the episode in (default: a new one). Serving again with the same id "
+                     "and the same task picks it up like `arena run --resume`: a finished episode is reported and "
+                     "not played again; one that was interrupted or ended in an arena error is played again from "
+                     "the start; a run another process is serving is refused")
     return p
 
 
@@ -423,19 +453,47 @@ def cmd_show_task(args: argparse.Namespace) -> int:
 
 
 def cmd_serve_mcp(args: argparse.Namespace) -> int:
-    from arena.drivers.mcp import serve_episode
     from arena.sandbox import SandboxConfig, check_config
+
+    try:
+        from arena.drivers.mcp import serve_episode
+    except ImportError as e:
+        raise ConfigError(f"serve-mcp needs the mcp package ({e}): pip install 'autonomy-arena[mcp]'") from None
 
     sandbox = SandboxConfig(kind=args.sandbox, unsafe_local=args.unsafe_local)
     check_config(sandbox)
-    result = asyncio.run(
-        serve_episode(
-            args.family, args.seed, split=args.split, level=args.level, sandbox=sandbox,
-            db_path=_db(args), run_id=args.run_id,
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port} is not a port: give 1-65535, or 0 for a free one")
+    if args.idle_timeout is not None and not args.idle_timeout > 0:
+        raise ConfigError(f"--idle-timeout {args.idle_timeout:g} must be a number of seconds above 0")
+
+    def log(text: str) -> None:  # stderr: over stdio, stdout is the MCP channel
+        console.print(text, markup=False, highlight=False)
+
+    try:
+        served = asyncio.run(
+            serve_episode(
+                args.family, args.seed, split=args.split, level=args.level, sandbox=sandbox, db_path=_db(args),
+                run_id=args.run_id, transport=args.transport, host=args.host, port=args.port,
+                idle_timeout=args.idle_timeout, log=log,
+            )
         )
-    )
-    # stdout is the MCP channel: the summary goes to stderr.
-    console.print(f"episode {result.task_id}: {result.outcome} ({result.termination})")
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        log("stopped at once: the episode may be left unfinished (it shows as interrupted; serve it again)")
+        return 130
+    run = f"run {served.run_id} in {_db(args)}"
+    if served.state == "not_started":
+        log(f"no tool call was made: nothing was stored ({run})")
+    elif served.state == "interrupted":
+        log(f"stopped mid-episode ({served.signal}): its steps are stored and it is pending again; play it again "
+            f"with the same command and --run-id {served.run_id}")
+        return 130 if served.signal == "SIGINT" else 143
+    else:
+        result = served.result
+        assert result is not None
+        already = "already done, nothing to serve: " if served.state == "already_done" else ""
+        log(f"episode {served.task_id}: {already}{result.outcome} ({result.termination}), score {result.score:.2f}; "
+            f"{run}")
     return 0
 
 

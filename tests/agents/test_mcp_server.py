@@ -1,7 +1,10 @@
-"""One episode served over MCP stdio, driven by the `mcp` SDK's own client."""
+"""One episode served over MCP stdio (one episode per process), driven by the `mcp` SDK's own client."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -60,6 +63,16 @@ async def test_mcp_client_plays_a_files_episode_to_success(tmp_path: Path) -> No
     assert store.get_run("m1").status == "finished"  # type: ignore[union-attr]
 
 
+async def test_a_client_that_only_lists_leaves_nothing_stored(tmp_path: Path) -> None:
+    db = tmp_path / "arena.db"
+    async with serve(db, 0, "m3") as session:
+        await session.initialize()
+        await session.list_tools()
+        await session.list_prompts()
+        await session.read_resource("arena://task")
+    assert Store(db).get_run("m3") is None  # no step, so no episode: nothing started, stored or graded
+
+
 async def test_disconnecting_without_submit_ends_the_episode_as_a_failure(tmp_path: Path) -> None:
     db = tmp_path / "arena.db"
     async with serve(db, 1, "m2") as session:
@@ -68,3 +81,37 @@ async def test_disconnecting_without_submit_ends_the_episode_as_a_failure(tmp_pa
     (episode,) = Store(db).episodes("m2")
     assert episode.result is not None and episode.result.outcome == "fail"
     assert episode.result.termination == "agent_error" and "disconnected" in (episode.result.error or "")
+
+
+async def test_a_client_that_stops_its_stdio_server_mid_episode_fails_the_episode(tmp_path: Path) -> None:
+    """A stdio server belongs to its client: stopping it is the client ending the episode (graded),
+    never a way to have a failing episode played again."""
+    db = tmp_path / "arena.db"
+    argv = ["-m", "arena.cli", "serve-mcp", "helpdesk", "--seed", "0", "--db", str(db), "--run-id", "m4"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *argv, cwd=REPO, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+
+    async def request(id_: int, method: str, params: dict[str, object]) -> dict[str, object]:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": id_, "method": method, "params": params}).encode() + b"\n")
+        await proc.stdin.drain()
+        while True:
+            message = json.loads(await asyncio.wait_for(proc.stdout.readline(), 120))
+            if message.get("id") == id_:
+                return message  # type: ignore[no-any-return]
+
+    client = {"name": "test", "version": "0"}
+    await request(1, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": client})
+    proc.stdin.write(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n')
+    answer = await request(2, "tools/call", {"name": "read_policy", "arguments": {}})
+    assert "policy" in json.dumps(answer)
+    proc.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    (episode,) = Store(db).episodes("m4")
+    assert episode.status == "done" and episode.result is not None and episode.result.outcome == "fail"
+    assert episode.result.termination == "agent_error"
+    assert "stopped the server (SIGTERM)" in (episode.result.error or "")
