@@ -6,16 +6,16 @@ of truth), so a stored run can be re-scored with new metric code or a new price 
 - `reliability`: pass^k, pass@k, consistency, robustness under faults and to paraphrase;
 - `groups`: the figures of a group of episodes (agent x level x family and coarser);
 - `autonomy`: gates per level and the certified level; `horizon`: METR's time horizon;
-- `cost`: re-pricing and the cost-vs-success frontier; `compare`, `sides`: paired comparisons;
+- `cost`: re-pricing and the cost-vs-success frontier; `paired`, `sides`: paired comparisons;
 - `summary`: the one summary every report reads; `stats`: intervals and tests.
 """
 
 from arena.metrics.autonomy import Certification, GateConfig, GateResult, certify
-from arena.metrics.compare import CompareRow, Comparison, PairComparison, Side, compare_sides
 from arena.metrics.episode import EpisodeMetrics, episode_metrics
 from arena.metrics.groups import Group
 from arena.metrics.horizon import Horizon, fit_horizon, fit_logistic
 from arena.metrics.legacy import Aggregate, aggregate
+from arena.metrics.paired import CompareRow, Comparison, PairComparison, Side, compare_sides
 from arena.metrics.reflection import EpisodeReflection, ReflectionConfig, reflect_on
 from arena.metrics.sides import compare, resolve_sides
 from arena.metrics.stats import Rate, clustered_rate, pass_at_k, pass_hat_k, wilson

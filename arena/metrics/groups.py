@@ -9,7 +9,7 @@ Totals are sums over the group's episodes (tokens, cost, errors, ...); `*_per_ep
 from __future__ import annotations
 
 from collections import Counter
-from statistics import mean
+from statistics import fmean as mean
 
 import numpy as np
 from pydantic import BaseModel, Field

@@ -34,6 +34,7 @@ from arena.metrics.episode import EpisodeMetrics
 RIDGE = 1e-5
 MIN_TASKS = 4
 HORIZON_BOOTSTRAP = 500
+OPEN = 64.0  # log2 minutes beyond which a bootstrap bound counts as open
 Status = Literal["ok", "all_success", "all_fail", "too_few", "no_decline"]
 NOTES: dict[str, str] = {
     "ok": "",
@@ -73,40 +74,55 @@ class Horizon(BaseModel):
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, ridge: float = RIDGE) -> tuple[float, float]:
-    """(intercept, slope) of the weighted logistic regression, with `ridge` on the slope only."""
-    centre = float(np.average(x, weights=w))
-    xc = x - centre
-    a, b = 0.0, 0.0
+    """(intercept, slope) of the weighted logistic regression, with `ridge` on the slope only.
+    Weights are normalised to sum to 1, as METR's are; the likelihood only sees the total weight
+    of wins and of losses at each distinct x."""
+    xs, inverse = np.unique(x, return_inverse=True)
+    wins = np.bincount(inverse, weights=w * y, minlength=len(xs))
+    losses = np.bincount(inverse, weights=w * (1 - y), minlength=len(xs))
+    a, b = fit_batch(xs, wins[None, :], losses[None, :], ridge)
+    return float(a[0]), float(b[0])
 
-    def loss(a: float, b: float) -> float:
-        z = a + b * xc
-        return float(np.sum(w * (np.logaddexp(0, z) - y * z)) + 0.5 * ridge * b * b)
+
+def fit_batch(xs: np.ndarray, wins: np.ndarray, losses: np.ndarray, ridge: float = RIDGE) -> tuple[np.ndarray, ...]:
+    """Newton's method with step halving for many fits at once: row i of `wins` and `losses` (each
+    (fits, len(xs))) holds the weight of successes and failures at each x. Returns (intercepts,
+    slopes)."""
+    total = wins + losses
+    norm = total.sum(axis=1, keepdims=True)
+    wins, total = wins / norm, total / norm
+    centre = (total * xs).sum(axis=1)
+    xc = xs[None, :] - centre[:, None]
+    a = np.zeros(len(total))
+    b = np.zeros(len(total))
+
+    def loss(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        z = a[:, None] + b[:, None] * xc
+        return (total * np.logaddexp(0, z) - wins * z).sum(axis=1) + 0.5 * ridge * b * b
 
     current = loss(a, b)
-    for _ in range(200):
-        p = 1 / (1 + np.exp(-(a + b * xc)))
-        r = w * (p - y)
-        g = np.array([r.sum(), (r * xc).sum() + ridge * b])
-        s = w * p * (1 - p)
-        h = np.array([[s.sum(), (s * xc).sum()], [(s * xc).sum(), (s * xc * xc).sum() + ridge]])
-        try:
-            step = np.linalg.solve(h + 1e-12 * np.eye(2), g)
-        except np.linalg.LinAlgError:
-            break
-        t = 1.0
-        while t > 1e-8:
-            na, nb = a - t * step[0], b - t * step[1]
-            new = loss(na, nb)
-            if new <= current:
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-(a[:, None] + b[:, None] * xc)))
+        r = total * p - wins
+        ga, gb = r.sum(axis=1), (r * xc).sum(axis=1) + ridge * b
+        v = total * p * (1 - p)
+        h00, h01, h11 = v.sum(axis=1) + 1e-12, (v * xc).sum(axis=1), (v * xc * xc).sum(axis=1) + ridge
+        det = h00 * h11 - h01 * h01
+        da, db = (h11 * ga - h01 * gb) / det, (h00 * gb - h01 * ga) / det
+        t = np.ones(len(a))
+        new = loss(a - da, b - db)
+        for _ in range(40):  # halve the step where it does not lower the loss
+            worse = new > current + 1e-15
+            if not worse.any():
                 break
-            t /= 2
-        else:
+            t = np.where(worse, t / 2, t)
+            new = np.where(worse, loss(a - t * da, b - t * db), new)
+        moved = new <= current + 1e-15
+        a, b = np.where(moved, a - t * da, a), np.where(moved, b - t * db, b)
+        gain = current - np.where(moved, new, current)
+        current = np.where(moved, new, current)
+        if np.all(gain < 1e-13):
             break
-        a, b = na, nb
-        if current - new < 1e-12:
-            current = new
-            break
-        current = new
     return a - b * centre, b
 
 
@@ -133,18 +149,6 @@ def _status(x: np.ndarray, y: np.ndarray, tasks: int) -> Status:
     if y.max() == 0:
         return "all_fail"
     return "ok"
-
-
-def _horizons(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    """log2 of the 50% and 80% horizons of one (re)sample; +-inf where no fit can say."""
-    if y.min() == 1:
-        return math.inf, math.inf
-    if y.max() == 0 or len(np.unique(x)) < 2:
-        return -math.inf, -math.inf
-    a, b = fit_logistic(x, y, w)
-    if b >= 0:
-        return math.inf, math.inf
-    return horizon_at(a, b, 0.5), horizon_at(a, b, 0.8)
 
 
 def fit_horizon(
@@ -183,32 +187,63 @@ def fit_horizon(
 
 def _bootstrap(x: np.ndarray, y: np.ndarray, fams: list[Hashable], tasks: list[Hashable],
                rng: np.random.Generator, draws: int) -> np.ndarray:
+    """log2 horizons (50%, 80%) of `draws` hierarchical resamples. Each resample draws families,
+    then tasks within each drawn family, then episodes within each drawn task, all with
+    replacement; a drawn copy keeps its original sizes, so each copy's episodes keep their weight."""
     structure: dict[Hashable, dict[Hashable, list[int]]] = defaultdict(lambda: defaultdict(list))
     for i, (f, t) in enumerate(zip(fams, tasks, strict=True)):
         structure[f][t].append(i)
-    family_list = list(structure)
-    out = np.empty((draws, 2))
+    order = [i for family in structure.values() for runs in family.values() for i in runs]
+    task_runs = [len(runs) for family in structure.values() for runs in family.values()]
+    family_tasks = np.array([len(family) for family in structure.values()])
+    family_start = np.concatenate([[0], np.cumsum(family_tasks)[:-1]])
+    runs_of = np.array(task_runs)
+    task_start = np.concatenate([[0], np.cumsum(runs_of)[:-1]])
+    base = weights(fams, tasks)[order]
+    xs, ys = x[order], y[order]
+    xs, x_index = np.unique(xs, return_inverse=True)
+    wins = np.zeros((draws, len(xs)))
+    losses = np.zeros((draws, len(xs)))
     for d in range(draws):
-        picked: list[int] = []
-        new_fams: list[int] = []
-        new_tasks: list[int] = []
-        for fi, f in enumerate(rng.integers(0, len(family_list), len(family_list))):
-            family = structure[family_list[f]]
-            task_list = list(family.values())
-            for ti, t in enumerate(rng.integers(0, len(task_list), len(task_list))):
-                runs = task_list[t]
-                chosen = rng.integers(0, len(runs), len(runs))
-                picked.extend(runs[c] for c in chosen)
-                new_fams.extend([fi] * len(runs))
-                new_tasks.extend([fi * 100_000 + ti] * len(runs))
-        idx = np.array(picked)
-        out[d] = _horizons(x[idx], y[idx], weights(new_fams, new_tasks))
+        picked_f = rng.integers(0, len(family_tasks), len(family_tasks))
+        sizes = family_tasks[picked_f]
+        local = (rng.random(sizes.sum()) * np.repeat(sizes, sizes)).astype(int)
+        picked_t = np.repeat(family_start[picked_f], sizes) + local
+        runs = runs_of[picked_t]
+        local_runs = (rng.random(runs.sum()) * np.repeat(runs, runs)).astype(int)
+        picked = np.repeat(task_start[picked_t], runs) + local_runs
+        w = base[picked]
+        wins[d] = np.bincount(x_index[picked], weights=w * ys[picked], minlength=len(xs))
+        losses[d] = np.bincount(x_index[picked], weights=w * (1 - ys[picked]), minlength=len(xs))
+    return horizons_of(xs, wins, losses)
+
+
+def horizons_of(xs: np.ndarray, wins: np.ndarray, losses: np.ndarray) -> np.ndarray:
+    """(fits, 2) log2 of the 50% and 80% horizons; +inf where nothing failed or success does not
+    fall with length, -inf where nothing succeeded, NaN where one length alone was drawn."""
+    out = np.full((len(wins), 2), np.nan)
+    all_won = losses.sum(axis=1) == 0
+    all_lost = wins.sum(axis=1) == 0
+    lengths = ((wins + losses) > 0).sum(axis=1)
+    fit = ~all_won & ~all_lost & (lengths >= 2)
+    out[all_won] = math.inf
+    out[all_lost & ~all_won] = -math.inf
+    if fit.any():
+        a, b = fit_batch(xs, wins[fit], losses[fit])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h50 = np.where(b < 0, -a / b, math.inf)
+            h80 = np.where(b < 0, (math.log(4.0) - a) / b, math.inf)
+        out[fit] = np.stack([h50, h80], axis=1)
     return out
 
 
 def _bounds(log2_values: np.ndarray) -> tuple[float | None, float | None]:
-    low, high = np.percentile(log2_values, [2.5, 97.5])
-    return (None if not math.isfinite(low) else float(2.0**low), None if not math.isfinite(high) else float(2.0**high))
+    """The 95% percentile interval; a bound past every task length a fit can produce is open (None)."""
+    clipped = np.clip(log2_values, -OPEN, OPEN)  # +-inf (no fit) interpolate as far bounds, not as NaN
+    if np.isnan(clipped).all():
+        return None, None
+    low, high = np.nanpercentile(clipped, [2.5, 97.5])
+    return (None if low <= -OPEN + 1 else float(2.0**low), None if high >= OPEN - 1 else float(2.0**high))
 
 
 def _points(rows: list[EpisodeMetrics]) -> list[HorizonPoint]:

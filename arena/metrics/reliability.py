@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable
-from statistics import mean
+from statistics import fmean as mean
 
 import numpy as np
 from pydantic import BaseModel, Field

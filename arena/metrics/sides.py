@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from arena.errors import ConfigError
-from arena.metrics.compare import ALPHA, Comparison, Side, compare_sides
+from arena.metrics.paired import ALPHA, Comparison, Side, compare_sides
 from arena.metrics.summary import SummaryOptions, load_rows
 from arena.store import RunInfo, Store
 
@@ -72,8 +72,9 @@ def compare(
 ) -> Comparison:
     """Compare sides (or names resolved with `resolve_sides`) on their paired tasks."""
     options = options or SummaryOptions()
-    resolved = [s for s in sides if isinstance(s, Side)]
-    if len(resolved) != len(sides):
+    if sides and all(isinstance(s, Side) for s in sides):
+        resolved = [s for s in sides if isinstance(s, Side)]
+    else:
         resolved = resolve_sides(store, [s for s in sides if isinstance(s, str)], run_id)
     labels = {(s.run_id, s.agent): s.label for s in resolved}
     run_ids = list(dict.fromkeys(s.run_id for s in resolved))

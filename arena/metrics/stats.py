@@ -116,9 +116,9 @@ def effective_n(ys: Sequence[float], ms: Sequence[float], p: float) -> float:
     return min(total, max(floor, total * simple_var / cluster_var))
 
 
-def resample_counts(rng: np.random.Generator, n: int, draws: int = BOOTSTRAP) -> np.ndarray:
-    """(draws, n) counts of how often each of n units is drawn in each bootstrap resample."""
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=draws)
+def resample(rng: np.random.Generator, n: int, draws: int = BOOTSTRAP) -> np.ndarray:
+    """(draws, n) indices: each row one bootstrap resample of n units, drawn with replacement."""
+    return rng.integers(0, n, size=(draws, n))
 
 
 def percentile(values: np.ndarray, z: float = Z95) -> tuple[float, float]:
@@ -140,8 +140,7 @@ def bootstrap_mean(
         return Rate(n=0, tasks=0, few=True)
     x = np.asarray(values, dtype=float)
     mean = float(x.mean())
-    counts = resample_counts(rng, len(x), draws)
-    means = counts @ x / len(x)
+    means = x[resample(rng, len(x), draws)].mean(axis=1)
     b_low, b_high = percentile(means)
     w_low, w_high = wilson(mean * len(x), len(x))
     return Rate(value=mean, low=min(b_low, w_low), high=max(b_high, w_high), n=n if n is not None else len(x),
@@ -160,8 +159,8 @@ def ratio_capped(
     b = np.asarray(denominators, dtype=float)
     n = len(a)
     value = min(1.0, float(a.sum() / b.sum()))
-    counts = resample_counts(rng, n, draws)
-    tops, bottoms = counts @ a, counts @ b
+    picks = resample(rng, n, draws)
+    tops, bottoms = a[picks].sum(axis=1), b[picks].sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.where(bottoms > 0, np.minimum(1.0, tops / np.where(bottoms > 0, bottoms, 1)), np.nan)
     b_low, b_high = percentile(ratios)

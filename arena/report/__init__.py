@@ -17,7 +17,7 @@ from rich.console import Console, RenderableType
 
 from arena.metrics import Comparison, Summary, SummaryOptions, build_summary, compare
 from arena.metrics.legacy import flat
-from arena.report.compare import render_compare
+from arena.report.comparison import render_compare
 from arena.report.terminal import render, runs_table
 from arena.store import Store
 

@@ -16,14 +16,27 @@ DASH = "—"
 FEW = "*"  # marks a figure that rests on fewer tasks than the report's minimum
 
 
+# Columns of names and sentences may wrap; figures never do (a figure cut in two misleads).
+WRAPPING = frozenset({"agent", "family", "check", "what blocks the next level", "dominated by", "verdict"})
+
+
 def table(title: str, *columns: str | tuple[str, str], caption: str | None = None) -> Table:
-    """A compact table: no vertical rules, so more columns fit in 80."""
+    """A compact table: no vertical rules, one space between columns, so more columns fit in 80."""
     t = Table(title=Text(title, style="bold"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-              header_style="bold", caption=Text(caption, style="dim") if caption else None, caption_justify="left")
+              show_edge=False, collapse_padding=True, header_style="bold",
+              caption=Text(caption, style="dim") if caption else None, caption_justify="left")
     for col in columns:
         name, justify = col if isinstance(col, tuple) else (col, "left")
-        t.add_column(Text(name), justify=justify, overflow="fold")  # type: ignore[arg-type]
+        wraps = name in WRAPPING
+        t.add_column(Text(name), justify=justify, overflow="fold", no_wrap=not wraps)  # type: ignore[arg-type]
     return t
+
+
+def family_label(family: str | None) -> Text:
+    """A family as the terminal shows it: an import path `pkg.module:Class` by its class name."""
+    if family is None:
+        return Text("all")
+    return Text(family.rsplit(":", 1)[-1] if ":" in family else family)
 
 
 def noted(part: RenderableType) -> RenderableType:

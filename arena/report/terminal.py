@@ -17,7 +17,21 @@ from arena.metrics.cost import CostStatus
 from arena.metrics.episode import WHY_LABELS
 from arena.metrics.groups import Group
 from arena.metrics.summary import Summary
-from arena.report.format import DASH, FEW, minutes, money, name, noted, number, pct, rate, seconds, table, tokens
+from arena.report.format import (
+    DASH,
+    FEW,
+    family_label,
+    minutes,
+    money,
+    name,
+    noted,
+    number,
+    pct,
+    rate,
+    seconds,
+    table,
+    tokens,
+)
 from arena.store import RunInfo
 
 MAX_K_COLUMNS = 4
@@ -29,20 +43,21 @@ def render(summary: Summary, *, title: str | None = None) -> list[RenderableType
     parts: list[RenderableType | None] = [
         Text(title or _title(summary), style="bold"),
         levels_table(summary),
+        certification_table(summary),
         family_table(summary),
         copilot_table(summary),
         worker_table(summary),
         pass_k_table(summary),
         robustness_table(summary),
         reflection_table(summary),
+        faults_table(summary),
         verification_table(summary),
         cost_table(summary),
         frontier_table(summary),
         horizon_table(summary),
         why_table(summary),
         checks_table(summary),
-        breakdown_table(summary),
-        certification_table(summary),
+        *breakdown_tables(summary),
         errors_text(summary),
     ]
     return [noted(p) for p in parts if p is not None]
@@ -78,19 +93,22 @@ def _k(summary: Summary) -> int:
 
 def family_table(summary: Summary) -> Table:
     k = _k(summary)
-    several = len(summary.levels) > 1
-    cols: list[str | tuple[str, str]] = ["agent", *(["level"] if several else []), "family",
-                                         ("ok/fail/err", "right"), "success [95% CI]"]
+    several_levels = len(summary.levels) > 1
+    several = len(summary.families) > 1
+    cols: list[str | tuple[str, str]] = ["agent", *(["level"] if several_levels else []),
+                                         *(["family"] if several else []), ("ok/fail/err", "right"), "success"]
     if k > 1:
         cols.append((f"pass^{k}", "right"))
     cols.append(("score", "right"))
-    t = table("Per family", *cols, caption=_few_caption(
-        summary, "ok/fail/err: episodes (totals; errors are the arena's, never counted); score: mean"))
+    title = "Outcomes" + ("" if several else f" on {family_label(summary.families[0]) if summary.families else ''}")
+    t = table(title, *cols, caption=_few_caption(
+        summary, "ok/fail/err: episodes (totals; errors are the arena's failures, never the agent's); success with "
+                 "its 95% CI over tasks; score: mean share of goal checks passed"))
     for g in summary.by_family:
         o = g.outcomes
         counts = f"{o.successes}/{o.fails}/{o.errors}" + (f" +{o.pending}?" if o.pending else "")
-        row: list[Text | str] = [name(g.agent), *([name(g.level)] if several else []), name(g.family), counts,
-                                 rate(g.success)]
+        row: list[Text | str] = [name(g.agent), *([name(g.level)] if several_levels else []),
+                                 *([family_label(g.family)] if several else []), counts, rate(g.success)]
         if k > 1:
             row.append(rate(g.reliability.pass_hat_k.get(k), interval=False, good=None))
         row.append(pct(g.mean_score))
@@ -113,31 +131,34 @@ def _level_rows(summary: Summary, level: str) -> Iterable[Group]:
 def copilot_table(summary: Summary) -> Table | None:
     if "copilot" not in summary.levels:
         return None
-    t = table("Copilot: subgoals with a supervisor", "agent", "family", "self-done [CI]",
+    several = len(summary.families) > 1
+    t = table("Copilot: subgoals with a supervisor", "agent", *(["family"] if several else []), "self-done",
               ("rejected", "right"), ("help", "right"), ("taken over", "right"),
-              caption="self-done: subgoals met by the agent, no help, no takeover; rejected hand-ins, help and "
-                      "takeovers: means per episode")
+              caption="self-done: subgoals met by the agent, with no help and no takeover (95% CI); rejected "
+                      "hand-ins, help and takeovers: means per episode")
     for g in _level_rows(summary, "copilot"):
         c = g.copilot
         if c is None or not c.episodes:
             continue
-        t.add_row(name(g.agent), name(g.family), rate(c.self_done), number(c.rejected_per_episode),
-                  number(c.interventions_per_episode), number(c.takeovers_per_episode))
+        t.add_row(name(g.agent), *([family_label(g.family)] if several else []), rate(c.self_done),
+                  number(c.rejected_per_episode), number(c.interventions_per_episode), number(c.takeovers_per_episode))
     return t
 
 
 def worker_table(summary: Summary) -> Table | None:
     if "worker" not in summary.levels:
         return None
-    t = table("Worker: whole jobs alone", "agent", "family", "job success", "parts done",
+    several = len(summary.families) > 1
+    t = table("Worker: whole jobs alone", "agent", *(["family"] if several else []), "job success", "parts done",
               ("faults", "right"), "recovered",
-              caption="faults: injected faults met (total); recovered: transient faults after which the tool worked")
+              caption="job success, parts done: with their 95% CI; faults: injected faults met (total); recovered: "
+                      "transient faults after which the tool worked")
     for g in _level_rows(summary, "worker"):
         w = g.worker
         if w is None or not w.jobs:
             continue
-        t.add_row(name(g.agent), name(g.family), rate(w.job_success), rate(w.parts_done, good=None), str(w.faults_met),
-                  rate(w.faults_recovered, interval=False, good=None))
+        t.add_row(name(g.agent), *([family_label(g.family)] if several else []), rate(w.job_success),
+                  rate(w.parts_done, good=None), str(w.faults_met), rate(w.faults_recovered, interval=False, good=None))
     return t
 
 
@@ -179,14 +200,27 @@ def reflection_table(summary: Summary) -> Table | None:
     rows = [g for g in summary.by_level if g.reflection.episodes]
     if not rows:
         return None
-    t = table("Reflection: errors and repair", "agent", "level", ("own err", "right"), ("faults", "right"),
-              "recovered", "fixed next", ("blind", "right"), ("retries", "right"),
-              caption="totals of own errors, injected faults, blind repeats and good retries (after a fault); "
-                      "recovered: own errors whose goal was reached later; fixed next: the next call differed")
+    t = table("Reflection: its own errors", "agent", "level", ("errors", "right"), "recovered", "fixed next",
+              ("blind", "right"), caption="errors, blind (the failed call repeated unchanged): totals; recovered: "
+              "errors whose goal was reached later; fixed next: the next call was a different one")
     for g in rows:
         r = g.reflection
-        t.add_row(name(g.agent), name(g.level), str(r.own_errors), str(r.faults), rate(r.recovery, good=None),
-                  rate(r.corrected_at_once, interval=False, good=None), str(r.blind_repeats), str(r.good_retries))
+        t.add_row(name(g.agent), name(g.level), str(r.own_errors), rate(r.recovery, good=None),
+                  rate(r.corrected_at_once, interval=False, good=None), str(r.blind_repeats))
+    return t
+
+
+def faults_table(summary: Summary) -> Table | None:
+    rows = [g for g in summary.by_level if g.reflection.faults]
+    if not rows:
+        return None
+    t = table("Reflection: injected faults", "agent", "level", ("faults", "right"), ("retries", "right"), "retried",
+              "tool worked later", caption="faults, retries: totals; retried: faults followed by the same call again "
+              "(right after a transient fault); tool worked later: transient faults after which the tool succeeded")
+    for g in rows:
+        r = g.reflection
+        t.add_row(name(g.agent), name(g.level), str(r.faults), str(r.good_retries),
+                  rate(r.fault_retry, interval=False, good=None), rate(r.faults_recovered, interval=False, good=None))
     return t
 
 
@@ -194,7 +228,7 @@ def verification_table(summary: Summary) -> Table | None:
     rows = [g for g in summary.by_level if g.reflection.episodes]
     if not rows:
         return None
-    t = table("Reflection: checking its own work", "agent", "level", "verified", "stuck", ("reflect", "right"),
+    t = table("Reflection: checking its work", "agent", "level", "verified", "stuck", ("reflect", "right"),
               "changed course", caption="verified: looked at its work after the last change, before submitting; "
               "stuck: episodes with a loop; reflect: calls (total)")
     for g in rows:
@@ -215,9 +249,9 @@ def cost_table(summary: Summary) -> Table:
     cols: list[str | tuple[str, str]] = ["agent", "level", ("steps", "right"), ("time", "right")]
     if any_model:
         cols += [("tokens", "right"), ("cost", "right"), ("$/success", "right")]
-    cols.append(("time/success", "right"))
-    t = table("Cost and speed", *cols, caption="steps, time: means per episode; tokens, cost: totals; "
-              "per success: the total over successes")
+    cols.append(("time/succ.", "right"))
+    t = table("Cost and speed", *cols, caption="steps, time: means per episode; tokens, cost: totals; per success: "
+              "the total over the successes")
     for g in summary.by_level:
         c = g.cost
         row: list[Text | str] = [name(g.agent), name(g.level), number(c.mean_steps), seconds(c.mean_seconds)]
@@ -225,7 +259,7 @@ def cost_table(summary: Summary) -> Table:
             used = c.used_model
             row += [tokens(c.input_tokens + c.output_tokens) if used else DASH,
                     money(c.cost_usd) if used else DASH, _per_success(c.cost_per_success, c.per_success_status)]
-        row.append(seconds(c.seconds_per_success) if g.outcomes.successes else "no success")
+        row.append(seconds(c.seconds_per_success) if g.outcomes.successes else DASH)
         t.add_row(*row)
     return t
 
@@ -247,9 +281,9 @@ def frontier_table(summary: Summary) -> Table | None:
 def horizon_table(summary: Summary) -> Table | None:
     if not summary.horizons:
         return None
-    t = table("Time horizon (METR): task length done half the time", "agent", "level", "50% [CI]", "80%",
-              ("tasks", "right"), caption="human minutes; logistic fit of success on log2 minutes, bootstrap over "
-              "families, tasks and trials")
+    t = table("Time horizon (METR)", "agent", "level", "50% [CI]", "80%", ("tasks", "right"),
+              caption="the task length, in human minutes, done half (80%) of the time: a logistic fit of success on "
+                      "log2 minutes, with a bootstrap over families, tasks and trials")
     for h in summary.horizons:
         if h.status == "ok":
             low = minutes(h.h50_low) if h.h50_low is not None else "0"
@@ -283,21 +317,24 @@ def checks_table(summary: Summary) -> Table | None:
     t = table("Checks failing most often", "agent", "level", "family", "check", ("failed", "right"),
               caption="failed: scored episodes in which the check failed, of those in which it ran")
     for g, c in rows:
-        t.add_row(name(g.agent), name(g.level), name(c.family), name(c.name), f"{c.failed}/{c.ran}")
+        t.add_row(name(g.agent), name(g.level), family_label(c.family), name(c.name), f"{c.failed}/{c.ran}")
     return t
 
 
-def breakdown_table(summary: Summary) -> Table | None:
-    if not summary.breakdowns:
-        return None
-    t = table("Breakdown", "agent", "level", "family", "by", ("ok/fail/err", "right"), "success [CI]",
-              ("score", "right"), caption="score: mean over scored episodes")
-    for g in summary.breakdowns:
-        by = f"template {g.template}" if g.template is not None else f"difficulty {g.difficulty}"
-        o = g.outcomes
-        t.add_row(name(g.agent), name(g.level), name(g.family), Text(by), f"{o.successes}/{o.fails}/{o.errors}",
-                  rate(g.success), pct(g.mean_score))
-    return t
+def breakdown_tables(summary: Summary) -> list[Table]:
+    tables = []
+    for dimension in ("template", "difficulty"):
+        groups = [g for g in summary.breakdowns if getattr(g, dimension) is not None]
+        if not groups:
+            continue
+        t = table(f"By {dimension}", "agent", "level", "family", dimension, ("ok/fail/err", "right"),
+                  "success [CI]", ("score", "right"), caption="ok/fail/err: totals; score: mean over scored episodes")
+        for g in groups:
+            o = g.outcomes
+            t.add_row(name(g.agent), name(g.level), family_label(g.family), Text(str(getattr(g, dimension))),
+                      f"{o.successes}/{o.fails}/{o.errors}", rate(g.success), pct(g.mean_score))
+        tables.append(t)
+    return tables
 
 
 def certification_table(summary: Summary) -> Table:
@@ -314,7 +351,7 @@ def certification_table(summary: Summary) -> Table:
             continue
         level = Text(c.level or "none", style="bold green" if c.level else "yellow")
         blocking = c.blocking_text or ("the top level" if c.level == LEVEL_ORDER[-1] else "")
-        t.add_row(name(c.agent), *([name(c.family)] if several else []), level, Text(blocking))
+        t.add_row(name(c.agent), *([family_label(c.family)] if several else []), level, Text(blocking))
     return t
 
 

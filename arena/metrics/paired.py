@@ -29,14 +29,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable
 from itertools import combinations
-from statistics import mean
+from statistics import fmean as mean
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from arena.metrics.episode import EpisodeMetrics
-from arena.metrics.stats import BOOTSTRAP, holm, pass_hat_k, percentile, resample_counts, sign_flip_p
+from arena.metrics.stats import BOOTSTRAP, holm, pass_hat_k, percentile, resample, sign_flip_p
 
 ALPHA = 0.05
 Better = Literal["higher", "lower"]
@@ -146,7 +146,7 @@ def compare_rows(
             d = np.array(va) - np.array(vb)
             row.a, row.b, row.diff = float(mean(va)), float(mean(vb)), float(d.mean())
             row.differing = int(np.sum(np.abs(d) > 1e-12))
-            means = resample_counts(rng, len(d), draws) @ d / len(d)
+            means = d[resample(rng, len(d), draws)].mean(axis=1)
             row.low, row.high = percentile(means)
             row.p = sign_flip_p(d.tolist(), rng)
             single = all(len(v) == 1 for v in a_cells.values()) and all(len(v) == 1 for v in b_cells.values())
