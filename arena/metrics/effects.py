@@ -56,11 +56,11 @@ LOOK_NAMES = re.compile(
     r"browse|follow|back|lookup|fetch|cat|describe|preview|diff|count|peek|look)($|_)"
 )
 PYTHON_WRITES = re.compile(
-    r"open\([^)]*['\"][wax+]|\.write(lines)?\(|\.to_(csv|json|excel|parquet|sql)\(|os\.(remove|unlink|rename|"
+    r"open\([^)]*,\s*(mode\s*=\s*)?['\"][rb]?[wax+]|\.write(lines)?\(|\.to_(csv|json|excel|parquet|sql)\(|os\.(remove|unlink|rename|"
     r"replace|mkdir|makedirs|rmdir)|shutil\.|\.unlink\(|\.rename\(|\.mkdir\(|\.touch\(|write_(text|bytes)\(|"
     r"subprocess|os\.system|json\.dump\(|pickle\.dump\(|sqlite3"
 )
-SPLIT_PIECES = re.compile(r"\|\||&&|[;|\n&]")
+SPLIT_PIECES = re.compile(r"\|\||&&|[;|\n]|(?<![<>&])&(?![>&])")  # not the & of 2>&1 or &>
 REDIRECT = re.compile(r"(?<![0-9&<>])(\d?)>>?\s*(?!&)(\S+)")
 NOT_RUN = "not run:"  # the episode ended (its time ran out) before the call could run
 NOT_RUN_PREFIXES = ("error: invalid arguments", "error: arguments ", "error: unknown tool", NOT_RUN)

@@ -17,6 +17,7 @@ pending for episodes not run yet.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -91,12 +92,12 @@ class EpisodeMetrics(BaseModel):
     copilot: CopilotEpisode | None = None
     worker: WorkerEpisode | None = None
 
-    @property
+    @cached_property
     def task(self) -> tuple[str, str, int]:
         """The task: episodes of it are not independent (the unit of every interval)."""
         return (self.family, self.split, self.seed)
 
-    @property
+    @cached_property
     def cell(self) -> tuple[str, str, int, str, int, float]:
         """The task under one condition (level, wording, fault rate): its trials are repeats."""
         return (self.family, self.split, self.seed, self.level, self.paraphrase, self.faults)

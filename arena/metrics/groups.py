@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from arena.metrics.cost import CostStatus, per_success
 from arena.metrics.episode import EpisodeMetrics
 from arena.metrics.reliability import Reliability, reliability
-from arena.metrics.stats import MIN_TASKS, Rate, clustered_rate
+from arena.metrics.stats import BOOTSTRAP, MIN_TASKS, Rate, clustered_rate
 from arena.types import Level
 
 TOP_CHECKS = 5
@@ -126,7 +126,7 @@ class Group(BaseModel):
 def group_figures(
     rows: list[EpisodeMetrics], rng: np.random.Generator, *, agent: str | None, level: Level | None = None,
     family: str | None = None, template: str | None = None, difficulty: int | None = None,
-    min_tasks: int = MIN_TASKS, draws: int = 2000,
+    min_tasks: int = MIN_TASKS, draws: int = BOOTSTRAP,
 ) -> Group:
     finished = [r for r in rows if r.outcome is not None]
     scored = [r for r in finished if r.scored]

@@ -90,6 +90,7 @@ def reflect_on(steps: list[StepRecord], config: ReflectionConfig | None = None) 
     config = config or ReflectionConfig()
     agent_steps = [s for s in steps if s.actor == "agent"]
     calls = _calls(agent_steps)
+    signatures = {c.call.id: c.signature for c in calls}
     met_later = _hand_ins_met(steps)
     out = EpisodeReflection(calls=len(calls))
     for i, c in enumerate(calls):
@@ -121,7 +122,7 @@ def reflect_on(steps: list[StepRecord], config: ReflectionConfig | None = None) 
             out.recovered += any(step > c.step for step in met_later.get(c.hand_in, []))
         else:
             out.recovered += any(x.call.name == c.call.name and not x.result.is_error for x in later)
-    out.loops, out.looped_steps = _loops(agent_steps, config)
+    out.loops, out.looped_steps = _loops(agent_steps, config, signatures)
     out.verified = _verified(calls)
     _reflects(calls, out)
     return out
@@ -154,17 +155,17 @@ def _hand_ins_met(steps: list[StepRecord]) -> dict[str, list[int]]:
     return met
 
 
-def _fingerprint(step: StepRecord) -> str:
+def _fingerprint(step: StepRecord, signatures: dict[str, str]) -> str:
     if step.action.tool_calls:
-        action = "\x01".join(signature(c) for c in step.action.tool_calls)
+        action = "\x01".join(signatures.get(c.id) or signature(c) for c in step.action.tool_calls)
     else:
         action = f"<no call>\x01{step.action.message or ''}\x01{step.action.parse_error or ''}"
     outcome = "\x01".join(f"{r.is_error}\x02{r.output}" for r in step.results) + f"\x01{step.note or ''}"
     return hashlib.sha1(f"{action}\x03{outcome}".encode(), usedforsecurity=False).hexdigest()
 
 
-def _loops(steps: list[StepRecord], config: ReflectionConfig) -> tuple[int, int]:
-    prints = [_fingerprint(s) for s in steps]
+def _loops(steps: list[StepRecord], config: ReflectionConfig, signatures: dict[str, str]) -> tuple[int, int]:
+    prints = [_fingerprint(s, signatures) for s in steps]
     loops = looped = 0
     i, n = 0, len(prints)
     while i < n:

@@ -30,7 +30,16 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from arena.metrics.episode import EpisodeMetrics
-from arena.metrics.stats import MIN_TASKS, Rate, bootstrap_mean, clustered_rate, pass_at_k, pass_hat_k, ratio_capped
+from arena.metrics.stats import (
+    BOOTSTRAP,
+    MIN_TASKS,
+    Rate,
+    bootstrap_mean,
+    clustered_rate,
+    pass_at_k,
+    pass_hat_k,
+    ratio_capped,
+)
 
 Cell = tuple[Hashable, ...]
 
@@ -71,24 +80,24 @@ def cells(rows: list[EpisodeMetrics]) -> dict[Cell, list[bool]]:
     return found
 
 
-def pass_k_by_task(rows: list[EpisodeMetrics], k: int, *, at: bool = False) -> dict[Hashable, float]:
+def pass_k_by_task(by_cell: dict[Cell, list[bool]], k: int, *, at: bool = False) -> dict[Hashable, float]:
     """Per task, the mean over its cells with k trials or more of pass^k (pass@k with `at`)."""
     per_task: dict[Hashable, list[float]] = defaultdict(list)
     estimator = pass_at_k if at else pass_hat_k
-    for cell, outcomes in cells(rows).items():
+    for cell, outcomes in by_cell.items():
         if len(outcomes) >= k:
             per_task[cell[:3]].append(estimator(len(outcomes), sum(outcomes), k))
     return {task: mean(values) for task, values in per_task.items()}
 
 
 def reliability(rows: list[EpisodeMetrics], rng: np.random.Generator, *, min_tasks: int = MIN_TASKS,
-                draws: int = 2000) -> Reliability:
+                draws: int = BOOTSTRAP) -> Reliability:
     scored = [r for r in rows if r.scored]
     by_cell = cells(scored)
     out = Reliability(trials=max((len(v) for v in by_cell.values()), default=0))
     for k in range(1, out.trials + 1):
-        hat = pass_k_by_task(scored, k)
-        at = pass_k_by_task(scored, k, at=True)
+        hat = pass_k_by_task(by_cell, k)
+        at = pass_k_by_task(by_cell, k, at=True)
         n = sum(1 for v in by_cell.values() if len(v) >= k)
         out.pass_hat_k[k] = bootstrap_mean(list(hat.values()), rng, draws=draws, min_tasks=min_tasks, n=n)
         out.pass_at_k[k] = bootstrap_mean(list(at.values()), rng, draws=draws, min_tasks=min_tasks, n=n)
@@ -104,7 +113,7 @@ def reliability(rows: list[EpisodeMetrics], rng: np.random.Generator, *, min_tas
 
 
 def fault_robustness(rows: list[EpisodeMetrics], rng: np.random.Generator, *, min_tasks: int = MIN_TASKS,
-                     draws: int = 2000) -> FaultRobustness | None:
+                     draws: int = BOOTSTRAP) -> FaultRobustness | None:
     # The pair: the same task, level and wording, with and without faults.
     by_pair: dict[Cell, dict[float, list[bool]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:

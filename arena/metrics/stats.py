@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 Z95 = 1.959963984540054
 MIN_TASKS = 10  # a figure resting on fewer tasks is flagged `few`
-BOOTSTRAP = 2000
+BOOTSTRAP = 1000
 EXACT_FLIPS = 16  # enumerate every sign pattern up to this many tasks
 MONTE_CARLO_FLIPS = 20000
 

@@ -164,21 +164,25 @@ def summarize(rows: list[EpisodeMetrics], runs: list[RunRef], options: SummaryOp
     families = list(dict.fromkeys(r.family for r in rows))
     kw = {"min_tasks": options.min_tasks, "draws": options.bootstrap}
 
-    def figures(part: list[EpisodeMetrics], **cut: Any) -> Group:
+    def figures(part: list[EpisodeMetrics], coarser: Group | None = None, coarser_rows: int = -1,
+                **cut: Any) -> Group:
+        if coarser is not None and coarser_rows == len(part):  # the same episodes: the same figures
+            return coarser.model_copy(update=cut)
         return group_figures(part, _rng(options, *cut.values()), **cut, **kw)
 
     by_family, by_level, by_agent, breakdowns = [], [], [], []
     horizons, certs = [], []
     for agent in agents:
         mine = [r for r in rows if r.agent == agent]
-        by_agent.append(figures(mine, agent=agent))
+        whole = figures(mine, agent=agent)
+        by_agent.append(whole)
         level_groups: dict[Level, Group] = {}
         family_groups: dict[str, dict[Level, Group]] = {}
         for level in levels:
             at = [r for r in mine if r.level == level]
             if not at:
                 continue
-            level_groups[level] = figures(at, agent=agent, level=level)
+            level_groups[level] = figures(at, whole, len(mine), agent=agent, level=level)
             by_level.append(level_groups[level])
             horizons.append(fit_horizon(at, agent=agent, level=level, rng=_rng(options, "horizon", agent, level),
                                         draws=options.horizon_bootstrap))
@@ -186,7 +190,7 @@ def summarize(rows: list[EpisodeMetrics], runs: list[RunRef], options: SummaryOp
                 cut = [r for r in at if r.family == family]
                 if not cut:
                     continue
-                group = figures(cut, agent=agent, level=level, family=family)
+                group = figures(cut, level_groups[level], len(at), agent=agent, level=level, family=family)
                 by_family.append(group)
                 family_groups.setdefault(family, {})[level] = group
                 for dimension in options.breakdowns:
