@@ -104,10 +104,10 @@ def gate(level: Level, group: Group | None, config: GateConfig) -> GateResult:
     k = config.k
     pass_note = f"needs {k} trials per task (--trials {k})"
     if group is None or group.success.value is None:
-        figures = _gate_names(level, config)
+        note = (f"{level} level not run (--level {level})" if group is None
+                else "no scored episode yet (every one pending or an error)")
         return GateResult(level=level, run=group is not None, passed=False,
-                          figures=[GateFigure(figure=n, threshold=t, note=f"{level} level not run (--level {level})")
-                                   for n, t in figures])
+                          figures=[GateFigure(figure=n, threshold=t, note=note) for n, t in _gate_names(level, config)])
     pass_k = group.reliability.pass_hat_k.get(k)
     if level == "copilot":
         self_done = group.copilot.self_done if group.copilot else None

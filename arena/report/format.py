@@ -22,7 +22,8 @@ WRAPPING = frozenset({"agent", "family", "check", "what blocks the next level", 
 
 def table(title: str, *columns: str | tuple[str, str], caption: str | None = None) -> Table:
     """A compact table: no vertical rules, one space between columns, so more columns fit in 80."""
-    t = Table(title=Text(title, style="bold"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+    t = Table(title=Text(title, style="bold"), title_justify="left", min_width=len(title), box=box.SIMPLE_HEAD,
+              pad_edge=False,
               show_edge=False, collapse_padding=True, header_style="bold",
               caption=Text(caption, style="dim") if caption else None, caption_justify="left")
     for col in columns:

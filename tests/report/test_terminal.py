@@ -141,3 +141,25 @@ def test_the_comparison_fits_80_columns(store: Store) -> None:
     assert not [line for line in text.splitlines() if len(line) > 80]
     assert f"A = {OK}" in text and f"B = {BOLD}" in text and f"{OK} better" in text
     assert comparison.pairs[0].rows[0].winner == OK
+
+
+def test_a_run_not_yet_run_and_a_run_of_errors_report_what_they_can() -> None:
+    from arena.runner import RunConfig, stored_config
+    from tests.metrics.ledger import FAMILY, Factory
+
+    store = Store(":memory:")
+    config = RunConfig(agents=["a"], families=[FAMILY], seeds=[0, 1])
+    store.create_run("p", stored_config(config, {"a": Factory("a", lambda k: Plan([]))}), config.plan())  # type: ignore[dict-item]
+    console = Console(width=80, record=True, file=io.StringIO(), color_system=None)
+    summary = print_report(store, "p", console)
+    text = console.export_text()
+    assert "0/0/0 +2?" in text and "no scored episode yet" in text
+    assert summary.certification("a").level is None  # type: ignore[union-attr]
+    broken = run(":memory:", "e", {"a": lambda k: Plan([])}, seeds=[0, 1],
+                 families=["tests.helper_agents:BrokenGreeting"], sandbox={"kind": "process", "unsafe_local": True},
+                 max_attempts=1, stop_after_errors=10)
+    console = Console(width=80, record=True, file=io.StringIO(), color_system=None)
+    summary = print_report(broken, "e", console)
+    text = console.export_text()
+    assert summary.error_count == 2 and "0/0/2" in text and "sandbox died (simulated)" in text
+    assert summary.group("a", "agent").success.value is None  # type: ignore[union-attr]  # errors are never failures
