@@ -149,10 +149,13 @@ def compare_rows(
             means = d[resample(rng, len(d), draws)].mean(axis=1)
             row.low, row.high = percentile(means)
             row.p = sign_flip_p(d.tolist(), rng)
-            single = all(len(v) == 1 for v in a_cells.values()) and all(len(v) == 1 for v in b_cells.values())
             nonzero = np.abs(d[np.abs(d) > 1e-12])
-            row.test = ("exact McNemar" if name == "success" and single else
-                        "sign test" if nonzero.size and np.allclose(nonzero, nonzero[0]) else "sign-flip permutation")
+            equal = not nonzero.size or bool(np.allclose(nonzero, nonzero[0]))
+            # One binary pair per task: the sign test on the discordant tasks is exact McNemar.
+            single = all(len(v) == 1 for v in a_cells.values()) and all(len(v) == 1 for v in b_cells.values())
+            one_pair = single and len({c[:3] for c in a_cells}) == len(a_cells)
+            row.test = ("exact McNemar" if name == "success" and one_pair and equal else
+                        "sign test" if equal else "sign-flip permutation")
         rows.append(row)
     return rows
 

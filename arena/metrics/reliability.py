@@ -6,7 +6,8 @@ scored episodes count (errors are the arena's failures, never the agent's).
 - pass^k: the mean over cells of C(c, k) / C(n, k) (n trials, c successes), the chance that k
   trials drawn from the n all succeed (tau-bench's unbiased estimator); pass@k: the mean of
   1 - C(n - c, k) / C(n, k). For each k, the cells with at least k trials; the interval is a
-  bootstrap over tasks (see `arena.metrics.stats.bootstrap_mean`).
+  bootstrap over tasks (see `arena.metrics.stats.bootstrap_mean`). pass^1 = pass@1 is the success
+  rate over the cells, with the success rate's interval.
 - outcome consistency: the mean over cells with two trials or more of (2p - 1)^2, p the cell's
   success rate (1 when every trial agrees, 0 at a coin flip; as HAL reports it); flips: the share
   of those cells whose trials disagree.
@@ -95,7 +96,12 @@ def reliability(rows: list[EpisodeMetrics], rng: np.random.Generator, *, min_tas
     scored = [r for r in rows if r.scored]
     by_cell = cells(scored)
     out = Reliability(trials=max((len(v) for v in by_cell.values()), default=0))
-    for k in range(1, out.trials + 1):
+    if out.trials:
+        # pass^1 and pass@1 are the success rate over cells: the same figure, with the same interval.
+        first = clustered_rate(((c[:3], float(sum(v)), float(len(v))) for c, v in by_cell.items()),
+                               min_tasks=min_tasks)
+        out.pass_hat_k[1] = out.pass_at_k[1] = first
+    for k in range(2, out.trials + 1):
         hat = pass_k_by_task(by_cell, k)
         at = pass_k_by_task(by_cell, k, at=True)
         n = sum(1 for v in by_cell.values() if len(v) >= k)

@@ -88,7 +88,7 @@ class Summary(BaseModel):
     frontier: list[FrontierPoint]  # per level: cost against success
     error_count: int = 0
     errors: list[ErrorSample] = Field(default_factory=list)  # the first few error episodes
-    episodes: list[EpisodeMetrics] | None = None  # with include_episodes
+    episode_metrics: list[EpisodeMetrics] | None = None  # every episode's own row, with include_episodes
 
     def group(self, agent: str, level: Level | None = None, family: str | None = None) -> Group | None:
         pool = self.by_family if family is not None else self.by_level if level is not None else self.by_agent
@@ -208,7 +208,7 @@ def summarize(rows: list[EpisodeMetrics], runs: list[RunRef], options: SummaryOp
         frontier=frontier_points(by_level), error_count=len(errors),
         errors=[ErrorSample(run_id=r.run_id, agent=r.agent, episode=r.episode, error=r.error or "")
                 for r in errors[:MAX_ERRORS]],
-        episodes=rows if options.include_episodes else None,
+        episode_metrics=rows if options.include_episodes else None,
     )
 
 

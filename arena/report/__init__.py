@@ -29,6 +29,7 @@ def summary_data(summary: Summary) -> dict[str, Any]:
     """The JSON object of a summary: the summary itself, plus the flat per (agent, family, level)
     `aggregates` and the run's id, status and counts that earlier readers use."""
     data = summary.model_dump(mode="json")
+    assert not set(data) & {"run_id", "status", "episodes", "done", "aggregates"}
     run = summary.runs[0] if summary.runs else None
     legacy = {
         "run_id": run.id if run else None,

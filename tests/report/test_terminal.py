@@ -163,3 +163,11 @@ def test_a_run_not_yet_run_and_a_run_of_errors_report_what_they_can() -> None:
     text = console.export_text()
     assert summary.error_count == 2 and "0/0/2" in text and "sandbox died (simulated)" in text
     assert summary.group("a", "agent").success.value is None  # type: ignore[union-attr]  # errors are never failures
+
+
+def test_the_json_keeps_the_keys_earlier_readers_use_and_lists_episodes_on_request(store: Store) -> None:
+    data = report_data(store, "r", options=SummaryOptions(bootstrap=200, horizon_bootstrap=0, include_episodes=True))
+    assert data["episodes"] == 288 and data["done"] == 288 and data["status"] == "finished"
+    rows = data["episode_metrics"]
+    assert len(rows) == 288 and {r["why"] for r in rows} >= {"success", "wrong", "taken_over"}
+    assert all(r["reflection"] is not None for r in rows)
