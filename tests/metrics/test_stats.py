@@ -39,9 +39,10 @@ def test_aggregate_leaves_errors_out_of_rates() -> None:
     (a,) = aggregate(eps)
     assert (a.successes, a.fails, a.errors, a.tasks) == (4, 1, 1, 2)
     assert a.success_rate == pytest.approx(0.8)
-    # task 0 has 2 scored trials, task 1 has 3: k runs to 2.
-    assert set(a.pass_hat_k) == {1, 2}
+    # task 0 has 2 scored trials, task 1 has 3: pass^2 is over both, pass^3 over task 1 alone.
+    assert set(a.pass_hat_k) == {1, 2, 3}
     assert a.pass_hat_k[2] == pytest.approx((1.0 + 1 / 3) / 2)
+    assert a.pass_hat_k[3] == 0.0
     assert a.cost_usd == pytest.approx(0.06) and a.cost_per_success == pytest.approx(0.015)
     assert a.input_tokens == 60
 
