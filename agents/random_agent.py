@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from arena.types import Action, Observation, TaskView, ToolSpec
+from arena.types import Action, Observation, TaskView, ToolCall, ToolSpec
 
 WORDS = ["a", "data", "out", "report", "x", "1", "logs", "answer.txt", ".", "README.md", "old", "new"]
 
@@ -28,7 +28,7 @@ class RandomAgent:
             return Action.submit(answer=self.rng.choice(WORDS))
         tool = self.rng.choice(self.tools)
         args = {name: self._value(schema) for name, schema in tool.parameters.get("properties", {}).items()}
-        return Action.call(tool.name, **args)
+        return Action(tool_calls=[ToolCall(name=tool.name, arguments=args)])
 
     def _value(self, schema: dict[str, Any]) -> Any:
         kind = schema.get("type")

@@ -154,10 +154,34 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, _key, typ, text in MODEL_FLAGS:
         run.add_argument(flag, type=typ, help=text)
 
-    rep = sub.add_parser("report", help="print the report of a stored run")
-    rep.add_argument("run_id", nargs="?", help="run id (default: the latest run)")
+    rep = sub.add_parser(
+        "report", help="print the report of stored runs",
+        description="Success by level with intervals, the certified level and what blocks the next one, "
+        "reliability (pass^k, consistency, robustness), reflection, cost, time horizon and why episodes failed, "
+        "all computed from the stored steps.",
+    )
+    rep.add_argument("run_ids", nargs="*", metavar="RUN", help="run id(s) (default: the latest run)")
     rep.add_argument("--db", default=None, help=f"SQLite file (default {DEFAULT_DB})")
-    rep.add_argument("--json", action="store_true", help="machine-readable aggregates")
+    rep.add_argument("--json", action="store_true", help="the whole summary as JSON")
+    rep.add_argument("--prices", help="a price table (TOML, as agents/prices.toml) to price the stored tokens again")
+    rep.add_argument("--by", help="extra breakdowns: template, difficulty or template,difficulty")
+    rep.add_argument("--min-tasks", type=int, help="mark figures resting on fewer tasks (default 10)")
+    rep.add_argument("--gates", type=Path, help="a TOML file with a [gates] table (default: the run's own)")
+    rep.add_argument("--episodes", action="store_true", help="with --json: one row of metrics per episode")
+
+    cmp_ = sub.add_parser(
+        "compare", help="paired comparison of agents or runs on the same tasks",
+        description="Pairs episodes on the same tasks and reports, per metric and family, the difference with a "
+        "paired bootstrap interval and a p-value (Holm-adjusted over families); a winner is named only when the "
+        "data say so. Names: AGENT (of --run, or of the latest run that has it), RUN (its only agent) or "
+        "RUN:AGENT. Without names, every agent of --run is compared.",
+    )
+    cmp_.add_argument("names", nargs="*", metavar="NAME")
+    cmp_.add_argument("--run", help="the run whose agents are compared")
+    cmp_.add_argument("--db", default=None, help=f"SQLite file (default {DEFAULT_DB})")
+    cmp_.add_argument("--json", action="store_true", help="the comparison as JSON")
+    cmp_.add_argument("--prices", help="a price table to price the stored tokens again")
+    cmp_.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
 
     runs = sub.add_parser("runs", help="list stored runs")
     runs.add_argument("--db", default=None, help=f"SQLite file (default {DEFAULT_DB})")
@@ -394,21 +418,78 @@ def _latest_run(store: Any) -> str:
     return runs[-1].id
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from arena.report import print_report, report_json
+def _summary_options(args: argparse.Namespace, store: Any, run_ids: list[str]) -> Any:
+    from arena.metrics.summary import SummaryOptions
+
+    data: dict[str, Any] = {}
+    gates = None
+    if getattr(args, "gates", None):
+        gates = _read_toml(args.gates).get("gates", {})
+    else:
+        info = store.get_run(run_ids[0]) if run_ids else None
+        gates = (info.config.get("gates") if info else None) or {}
+    data["gates"] = gates
+    if getattr(args, "prices", None):
+        if not Path(args.prices).exists():
+            raise ConfigError(f"price table {args.prices} does not exist")
+        data["prices"] = args.prices
+    if getattr(args, "by", None):
+        data["breakdowns"] = _split_list(args.by)
+    if getattr(args, "min_tasks", None):
+        data["min_tasks"] = args.min_tasks
+    if getattr(args, "episodes", False):
+        data["include_episodes"] = True
+    return SummaryOptions.model_validate(data)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(f"{path} does not exist")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}") from None
+
+
+def _open_store(args: argparse.Namespace) -> Any:
     from arena.store import Store
 
     path = _db(args)
     if not Path(path).exists():
         raise ConfigError(f"no database at {path}; pass --db or run `arena run` first")
-    store = Store(path, read_only=True)
-    run_id = args.run_id or _latest_run(store)
-    if store.get_run(run_id) is None:
-        raise ConfigError(f"no run {run_id!r} in {path}; see `arena runs --db {path}`")
+    return Store(path, read_only=True)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from arena.report import print_report, report_json
+
+    store = _open_store(args)
+    run_ids = args.run_ids or [_latest_run(store)]
+    for run_id in run_ids:
+        if store.get_run(run_id) is None:
+            raise ConfigError(f"no run {run_id!r} in {store.path}; see `arena runs --db {store.path}`")
+    options = _summary_options(args, store, run_ids)
+    target = run_ids[0] if len(run_ids) == 1 else run_ids
     if args.json:
-        out.print(report_json(store, run_id), highlight=False, soft_wrap=True)
+        out.print(report_json(store, target, options=options), highlight=False, soft_wrap=True, markup=False)
     else:
-        print_report(store, run_id, out)
+        print_report(store, target, out, options=options)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from arena.metrics.sides import compare
+    from arena.report import print_compare
+
+    store = _open_store(args)
+    if not args.names and not args.run:
+        args.run = _latest_run(store)
+    options = _summary_options(args, store, [args.run] if args.run else [])
+    if args.json:
+        comparison = compare(store, args.names, run_id=args.run, options=options, alpha=args.alpha)
+        out.print(comparison.model_dump_json(indent=2), highlight=False, soft_wrap=True, markup=False)
+    else:
+        print_compare(store, args.names, out, run_id=args.run, options=options, alpha=args.alpha)
     return 0
 
 
@@ -498,7 +579,7 @@ def cmd_serve_mcp(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "run": cmd_run, "report": cmd_report, "runs": cmd_runs, "list": cmd_list, "gc": cmd_gc,
+    "run": cmd_run, "report": cmd_report, "compare": cmd_compare, "runs": cmd_runs, "list": cmd_list, "gc": cmd_gc,
     "images": cmd_images, "show-task": cmd_show_task, "serve-mcp": cmd_serve_mcp,
 }
 

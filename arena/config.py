@@ -100,6 +100,7 @@ class RunConfig(BaseModel):
     faults: FaultPlan = Field(default_factory=FaultPlan)
     level_options: LevelConfig = Field(default_factory=LevelConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    gates: dict[str, Any] = Field(default_factory=dict, description="[gates]: thresholds of the certified levels")
     agent_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("seeds")
@@ -109,6 +110,14 @@ class RunConfig(BaseModel):
         if negative:
             raise ValueError(f"seeds must be 0 or more, got {negative[:3]}")
         return seeds
+
+    @field_validator("gates")
+    @classmethod
+    def _gates(cls, gates: dict[str, Any]) -> dict[str, Any]:
+        from arena.metrics.autonomy import GateConfig  # the metrics load only when a run has gates
+
+        GateConfig.model_validate(gates)
+        return gates
 
     @field_validator("levels")
     @classmethod
