@@ -519,6 +519,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_view(args: argparse.Namespace) -> int:
+    import threading
+
     from arena.viewer import LiveSite, make_server
 
     store = _read_store(args)
@@ -531,7 +533,8 @@ def cmd_view(args: argparse.Namespace) -> int:
     console.print(f"serving {shown} of {store.path} (live: new episodes appear as they are stored); Ctrl-C stops",
                   markup=False, highlight=False)
     out.print(f"http://127.0.0.1:{server.server_port}/", markup=False, highlight=False)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # SIGTERM stops the server like Ctrl-C; shutdown() must come from another thread than serve_forever's.
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
         server.serve_forever()
     except KeyboardInterrupt:

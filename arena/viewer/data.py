@@ -28,7 +28,7 @@ from arena.errors import ConfigError
 from arena.export import episode_figures
 from arena.store import RunInfo, Store, StoredEpisode
 from arena.trajectory import episode_record, numbered
-from arena.types import StepRecord
+from arena.types import EpisodeKey, EpisodeResult, StepRecord, TaskInfo
 
 CHUNK = 1000  # episode rows per data file: the first page shows once the first file is in
 # The episode table's columns: (name in the page, figure it shows).
@@ -69,8 +69,41 @@ class Entry:
     run_id: str
     number: int
     episode: StoredEpisode
-    figures: dict[str, Any] = field(default_factory=dict)
-    seen: tuple[Any, ...] = ()  # what the figures were read from: status, attempts, done
+    figures: dict[str, Any] = field(default_factory=dict)  # empty: to be read (again) with its steps
+
+
+@dataclass
+class RunState:
+    stamp: tuple[Any, ...]  # episodes, last update, episodes running: unchanged means nothing to read
+    since: float  # the latest `updated` seen
+
+
+# The store has no query for "episodes changed since", which a live view of a large run needs (reading
+# all 10,000 episodes' JSON every second would keep a core busy), so these two read the documented
+# schema directly, and nothing else does.
+def run_stamp(store: Store, run_id: str) -> tuple[Any, ...]:
+    row = store.db.execute(
+        "SELECT count(*), max(updated), coalesce(sum(status = 'running'), 0) FROM episodes WHERE run_id = ?",
+        (run_id,),
+    ).fetchone()
+    return tuple(row)
+
+
+def changed_since(store: Store, run_id: str, since: float) -> list[tuple[int, StoredEpisode]]:
+    """The run's episodes whose row changed at or after `since`, with their plan number."""
+    rows = store.db.execute(
+        "SELECT ord, agent, family, split, seed, level, trial, paraphrase, faults, status, attempts, result, "
+        "task_id, task FROM episodes WHERE run_id = ? AND updated >= ? ORDER BY ord", (run_id, since),
+    )
+    return [
+        (r[0], StoredEpisode(
+            key=EpisodeKey(agent=r[1], family=r[2], split=r[3], seed=r[4], level=r[5], trial=r[6], paraphrase=r[7],
+                           faults=r[8]),
+            status=r[9], attempts=r[10], result=EpisodeResult.model_validate_json(r[11]) if r[11] else None,
+            task_id=r[12], task=TaskInfo.model_validate_json(r[13]) if r[13] else None,
+        ))
+        for r in rows
+    ]
 
 
 class SiteData:
@@ -83,52 +116,67 @@ class SiteData:
                 raise ConfigError(f"no run {run_id!r} in {store.path}; see `arena runs --db {store.path}`")
         self.runs: list[RunInfo] = []
         self.slugs: dict[str, str] = {}
+        self.states: dict[str, RunState] = {}
         self.entries: dict[str, Entry] = {}
         self.order: list[str] = []
         self.by_task: dict[tuple[str, str, int], list[str]] = {}
         self.version = 0
         self.built = 0.0
+        self._rows: tuple[int, list[list[Any]]] = (-1, [])
+        self._site: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
 
     # ------------------------------------------------------------------ reading the store
 
     def refresh(self, sink: Sink | None = None, advance: Callable[[int], None] | None = None) -> bool:
-        """Re-read the store; returns whether anything changed. `sink` receives the record of every
-        episode read anew (the static build writes its page data there); `advance` counts them."""
+        """Read what changed in the store since the last call; returns whether anything did. `sink`
+        receives the record of every episode read anew (the static build writes its page data
+        there); `advance` counts them."""
         ids = self.fixed_runs if self.fixed_runs is not None else [r.id for r in self.store.list_runs()]
-        self.runs = [info for run_id in ids if (info := self.store.get_run(run_id)) is not None]
-        self.slugs = run_slugs([r.id for r in self.runs])
-        entries: dict[str, Entry] = {}
-        for info in self.runs:
-            for number, ep in numbered(self.store, info.id):
+        runs = [info for run_id in ids if (info := self.store.get_run(run_id)) is not None]
+        changed = [r.id for r in runs] != [r.id for r in self.runs] or any(
+            (r.status, r.done) != (old.status, old.done) for r, old in zip(runs, self.runs, strict=False))
+        self.runs = runs
+        self.slugs = run_slugs([r.id for r in runs])
+        stale: dict[str, None] = {}  # site ids to read again with their steps, in order
+        for info in runs:
+            stamp = run_stamp(self.store, info.id)
+            state = self.states.get(info.id)
+            if state is not None and state.stamp == stamp and not stamp[2]:
+                continue
+            read_from = state.since if state is not None else float("-inf")
+            for number, ep in (numbered(self.store, info.id) if state is None else
+                               changed_since(self.store, info.id, read_from)):
                 site_id = f"{self.slugs[info.id]}/{number}"
-                entries[site_id] = self._carry(self.entries.get(site_id), info.id, number, ep)
-        by_task: dict[tuple[str, str, int], list[str]] = {}
-        for site_id, entry in entries.items():
-            k = entry.episode.key
-            by_task.setdefault((k.family, k.split, k.seed), []).append(site_id)
-        stale = [sid for sid, e in entries.items() if not e.figures]
-        changed = bool(stale) or list(entries) != self.order
-        self.entries, self.order, self.by_task = entries, list(entries), by_task
+                self.entries[site_id] = Entry(info.id, number, ep)
+                stale[site_id] = None
+            slug = self.slugs[info.id] + "/"
+            stale.update((sid, None) for sid, e in self.entries.items()  # their steps grow unannounced
+                         if e.episode.status == "running" and sid.startswith(slug))
+            self.states[info.id] = RunState(stamp, stamp[1] if stamp[1] is not None else read_from)
+        if stale or changed:
+            self.order = [sid for info in runs for sid in self._run_ids(info)]
+            self.by_task = {}
+            for site_id in self.order:
+                k = self.entries[site_id].episode.key
+                self.by_task.setdefault((k.family, k.split, k.seed), []).append(site_id)
         for site_id in stale:
-            entry = entries[site_id]
+            entry = self.entries[site_id]
             steps = self._steps(entry)
-            entry.figures = {**episode_figures(entry.run_id, entry.number, entry.episode, steps), "site_id": site_id}
-            entry.figures["tokens"] = (entry.figures["input_tokens"] or 0) + (entry.figures["output_tokens"] or 0)
+            figures = episode_figures(entry.run_id, entry.number, entry.episode, steps)
+            entry.figures = {**figures, "site_id": site_id,
+                             "tokens": (figures["input_tokens"] or 0) + (figures["output_tokens"] or 0)}
             if sink is not None:
                 sink(site_id, self._record(site_id, entry, steps))
             if advance is not None:
                 advance(1)
-        if changed:
+        if stale or changed:
             self.version += 1
             self.built = time.time()
-        return changed
+        return bool(stale or changed)
 
-    def _carry(self, old: Entry | None, run_id: str, number: int, ep: StoredEpisode) -> Entry:
-        seen = (ep.status, ep.attempts, ep.result is not None)
-        if old is not None and old.seen == seen and ep.status != "running":  # a running one gains steps
-            old.episode = ep
-            return old
-        return Entry(run_id, number, ep, seen=seen)
+    def _run_ids(self, info: RunInfo) -> list[str]:
+        slug = self.slugs[info.id]
+        return [f"{slug}/{n}" for n in range(info.episodes) if f"{slug}/{n}" in self.entries]
 
     def _steps(self, entry: Entry) -> list[StepRecord]:
         ep = entry.episode
@@ -157,7 +205,10 @@ class SiteData:
     # ------------------------------------------------------------------ what the pages load
 
     def rows(self) -> list[list[Any]]:
-        return [[self.entries[sid].figures.get(f) for _, f in COLUMNS] for sid in self.order]
+        """The episode table, in plan order (made once per version of the data)."""
+        if self._rows[0] != self.version:
+            self._rows = (self.version, [[self.entries[sid].figures.get(f) for _, f in COLUMNS] for sid in self.order])
+        return self._rows[1]
 
     def chunks(self) -> list[list[list[Any]]]:
         rows = self.rows()
@@ -166,10 +217,13 @@ class SiteData:
     def site(self, *, live: bool = False, summary: dict[str, Any] | None = None) -> dict[str, Any]:
         """`summary` says whether the page has a summary to load: {"state": "present" | "absent" |
         "invalid", "detail": ...}."""
+        made = (self.version, live, json.dumps(summary, sort_keys=True))
+        if self._site[0] == made:
+            return self._site[1]
         figures = [self.entries[sid].figures for sid in self.order]
-        facets = {name: sorted({str(f.get(dict(COLUMNS)[name])) for f in figures
-                                if f.get(dict(COLUMNS)[name]) is not None}) for name in FACETS}
-        return {
+        names = dict(COLUMNS)
+        facets = {name: sorted({str(v) for f in figures if (v := f.get(names[name])) is not None}) for name in FACETS}
+        site = {
             "schema": "arena.site/1",
             "built": self.built,
             "live": live,
@@ -183,6 +237,8 @@ class SiteData:
             "overview": {"by_level": overview(figures, family=False), "by_family": overview(figures, family=True)},
             "summary": summary or {"state": "absent", "detail": ""},
         }
+        self._site = (made, site)
+        return site
 
 
 def run_entry(info: RunInfo, slug: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ version changes. Only known paths are served; nothing else of the disk is reacha
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -99,7 +100,8 @@ def handler_for(site: LiveSite) -> type[BaseHTTPRequestHandler]:
             self.send_header("Cache-Control", "no-store")
             self.send_header("X-Content-Type-Options", "nosniff")
             self.end_headers()
-            self.wfile.write(body)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the page moved on
+                self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:  # requests are not worth a line each
             return

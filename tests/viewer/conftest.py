@@ -79,9 +79,11 @@ class Browser:
     def __init__(self, context: Any) -> None:
         self.context = context
         self.errors: list[str] = []
+        self.pages: list[Any] = []
 
     def open(self, url: str, *, ready: bool = True) -> Any:
         page = self.context.new_page()
+        self.pages.append(page)
         page.on("console", lambda m: m.type == "error" and self.errors.append(f"{url}: {m.text}"))
         page.on("pageerror", lambda e: self.errors.append(f"{url}: uncaught {e}"))
         page.goto(url)
@@ -92,6 +94,11 @@ class Browser:
     def take_errors(self) -> list[str]:
         errors, self.errors = self.errors, []
         return errors
+
+    def close_pages(self) -> None:
+        for page in self.pages:
+            page.close()
+        self.pages = []
 
 
 @pytest.fixture(scope="session")
@@ -122,6 +129,7 @@ def browser(chromium: Browser) -> Iterator[Browser]:
     """The session's browser; a test fails if any page it opened logged an error."""
     chromium.take_errors()
     yield chromium
+    chromium.close_pages()  # before the test's other fixtures go (a live page polls its server)
     assert chromium.take_errors() == []
 
 

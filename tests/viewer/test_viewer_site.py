@@ -9,6 +9,8 @@ import re
 import shutil
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 from arena.store import StoredEpisode
 from tests.viewer.agents import HOSTILE_ANSWER, HOSTILE_MESSAGE, HOSTILE_OUTPUT
 from tests.viewer.conftest import Browser, StoredRun, arena, screenshot
@@ -121,7 +123,7 @@ def test_long_output_is_folded_and_agent_text_stays_text(site: Path, stored_run:
     fold = page.locator("#steps details.fold").first
     assert re.search(r"show all 20\d lines", fold.inner_text()) and "\n200" not in fold.inner_text()
     fold.locator("summary").click()
-    assert "\n200" in fold.inner_text()
+    expect(fold).to_contain_text("199\n200")  # filled in when opened
     facts = page.locator(".facts").inner_text()
     assert "240 in, 60 out" in facts and "$0.0008" in facts
 
@@ -178,7 +180,7 @@ def test_a_summary_beside_the_site_fills_the_summary_section(stored_run: StoredR
     frontier = page.locator(".plot-slot[data-plot='cost_frontier']")
     assert "summary.frontier is not in this summary" in frontier.inner_text()
     page.locator("#summary details.raw summary").click()
-    assert '"agent": "oracle"' in page.locator("#summary pre.json").inner_text()
+    expect(page.locator("#summary pre.json")).to_contain_text('"agent": "oracle"')
 
 
 def test_the_site_needs_no_network_and_refuses_foreign_folders(site: Path, stored_run: StoredRun,
@@ -194,6 +196,10 @@ def test_the_site_needs_no_network_and_refuses_foreign_folders(site: Path, store
     page = browser.open((moved / "episodes.html").as_uri())
     page.wait_for_selector("#episodes[data-loaded='complete']")
     assert page.locator("#episodes tbody tr").count() == 50
+    # A missing data file is an error in the console (so the checks for none are not idle).
+    (moved / "data" / "rows" / "0000.js").unlink()
+    browser.open((moved / "episodes.html").as_uri())
+    assert any("data/rows/0000.js" in e for e in browser.take_errors())
     # An unknown or malformed episode id says so, and loads nothing outside the report.
     page = browser.open(moved.as_uri() + "/episode.html#../../etc/passwd")
     assert "No such episode" in page.locator("main").inner_text()

@@ -15,6 +15,7 @@
   A.summary = (s) => { db.summary = s; };
   A.plots = A.plots || {}; // plot name -> function (summary, element): the summary's plots plug in here
   A.db = db;
+  A.timing = {}; // milliseconds since navigation: ready (first view shown), rows (every table row loaded)
 
   const LIVE = location.protocol === "http:" || location.protocol === "https:";
   const EPISODE_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}\/\d{1,9}$/;
@@ -189,6 +190,7 @@
     }
     header(page);
     await PAGES[page](main);
+    A.timing.ready = performance.now();
     document.body.dataset.ready = "1";
   }
 
@@ -497,7 +499,9 @@
       pager.replaceChildren(go(1, "« first", page === 1), go(page - 1, "‹ previous", page === 1),
         h("span", { class: "page", id: "page-of" }, `page ${page} of ${pages}`),
         go(page + 1, "next ›", page === pages), go(pages, "last »", page === pages), sizes);
-      table.dataset.loaded = loadedChunks >= site.chunks.length ? "complete" : "partial";
+      const complete = loadedChunks >= site.chunks.length;
+      if (complete && A.timing.rows === undefined) A.timing.rows = performance.now();
+      table.dataset.loaded = complete ? "complete" : "partial";
     }
 
     function compareState() {
