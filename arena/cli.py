@@ -525,6 +525,7 @@ def cmd_view(args: argparse.Namespace) -> int:
 
     store = _read_store(args)
     runs = [_known_run(store, r) for r in args.run_ids] or None
+    console.print(f"reading {store.path} …", markup=False, highlight=False)
     try:
         server = make_server(LiveSite(store, runs), args.port)
     except OSError as e:

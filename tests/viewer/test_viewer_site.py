@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sqlite3
 from pathlib import Path
 
 from playwright.sync_api import expect
@@ -149,6 +150,7 @@ def test_side_by_side_shows_both_episodes_step_against_step(site: Path, stored_r
     screenshot(page, "side-by-side")
     # The trajectory page's "side by side" link leads here, and the picker swaps B.
     page = browser.open(site.as_uri() + f"/episode.html#{run}/{a}")
+    page.locator("details.siblings > summary").click()  # many siblings: folded at first
     page.locator("#siblings a.side-by-side").first.click()
     page.wait_for_selector("#pairs")
     assert "compare.html#a=" in page.url
@@ -212,3 +214,44 @@ def test_the_site_needs_no_network_and_refuses_foreign_folders(site: Path, store
     # Building again over an earlier report replaces it.
     again = arena("report", stored_run.run_id, "--db", str(stored_run.db), "--html", str(moved))
     assert again.returncode == 0, again.stderr
+
+
+def test_several_runs_in_one_report(stored_run: StoredRun, tmp_path: Path, browser: Browser) -> None:
+    db = tmp_path / "copy.db"  # the session's store stays as it is
+    with sqlite3.connect(stored_run.db) as source, sqlite3.connect(db) as copy:
+        source.backup(copy)
+    odd = "retry of 12/01: ü"  # a run id that cannot be a folder name
+    later = arena("run", "--agents", "oracle", "--families", "files", "--seeds", "0", "--sandbox", "process",
+                  "--unsafe-local", "--db", str(db), "--run-id", odd, "--quiet")
+    assert later.returncode == 0, later.stderr
+    out = tmp_path / "both"
+    result = arena("report", stored_run.run_id, odd, "--db", str(db), "--html", str(out))
+    assert result.returncode == 0, result.stderr
+    page = browser.open((out / "index.html").as_uri())
+    assert page.locator("#runs tbody tr").count() == 2
+    assert page.locator("#by-level tbody tr", has_text=odd).count() == 1  # rows per run
+    table = browser.open((out / "episodes.html").as_uri())
+    table.wait_for_selector("#episodes[data-loaded='complete']")
+    table.select_option("select[name='run']", odd)
+    assert table.locator("#table-status").get_attribute("data-matches") == "1"
+    table.locator("#episodes tbody a.ep-link").first.click()
+    table.wait_for_selector("#steps")
+    assert odd in table.locator(".key").inner_text()
+    # The same task played in the other run is one of its siblings.
+    assert table.locator("#siblings tbody tr", has_text=stored_run.run_id).count() >= 1
+    alone = arena("report", stored_run.run_id, odd, "--db", str(db))
+    assert alone.returncode == 2 and "--html" in alone.stderr
+
+
+def test_a_large_report_shows_progress_on_a_terminal(stored_run: StoredRun, tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from arena.viewer import build_site
+
+    screen = io.StringIO()
+    build_site(stored_run.store(), [stored_run.run_id], tmp_path / "r",
+               console=Console(file=screen, force_terminal=True, width=100))
+    shown = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", screen.getvalue())
+    assert "report" in shown and "72/72 episodes" in shown

@@ -651,7 +651,8 @@
         usageText(a.usage) ? h("span", { class: "dim" }, usageText(a.usage)) : null),
       (step.events || []).map((e) => h("div", { class: "event ev-" + e.kind },
         badge("supervisor: " + (EVENTS[e.kind] || e.kind), "event"), e.subgoal ? h("span", { class: "subgoal" }, e.subgoal) : null,
-        e.detail ? h("span", {}, e.detail) : null)),
+        e.detail ? h("span", { title: e.detail.length > 240 ? e.detail : null },
+          e.detail.length > 240 ? e.detail.slice(0, 240) + "…" : e.detail) : null)),
       a.message ? h("div", { class: "message" }, h("div", { class: "label" }, "message"), fold(a.message)) : null,
       a.parse_error ? h("div", { class: "parse-error" }, "reply could not be read as an action: ", a.parse_error) : null,
       calls, orphans,
@@ -689,14 +690,16 @@
 
   function siblingsTable(r) {
     if (!r.siblings.length) return null;
-    return [h("h2", {}, "The same task elsewhere"), sortableTable([
+    const many = r.siblings.length > 12;
+    return h("details", { class: "siblings", open: !many || null },
+      h("summary", {}, h("h2", {}, `The same task elsewhere (${r.siblings.length})`)), sortableTable([
       { key: "run", label: "run" }, { key: "agent", label: "agent" }, { key: "level", label: "level" },
       { key: "trial", label: "trial", num: true }, { key: "paraphrase", label: "paraphrase", num: true },
       { key: "fault_rate", label: "fault rate", num: true },
       { key: "outcome", label: "outcome", cell: (s) => badge(s.outcome) },
       { key: "id", label: "", cell: (s) => [h("a", { href: episodeHref(s.id) }, "open"), " · ",
         h("a", { href: compareHref(r.site_id, s.id), class: "side-by-side" }, "side by side")] },
-    ], r.siblings, { id: "siblings" })];
+    ], r.siblings, { id: "siblings" }));
   }
 
   function neighbours(r) {
