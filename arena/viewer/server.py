@@ -84,6 +84,12 @@ def handler_for(site: LiveSite) -> type[BaseHTTPRequestHandler]:
         server_version = "arena-view"
 
         def do_GET(self) -> None:
+            # Only pages addressed to this machine by name: a web page elsewhere that rebinds its own
+            # host name to 127.0.0.1 must not read the report (DNS rebinding).
+            host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+            if host not in ("127.0.0.1", "localhost"):
+                self.send_error(HTTPStatus.MISDIRECTED_REQUEST, "open the report as http://127.0.0.1:PORT/")
+                return
             path = unquote(urlsplit(self.path).path)
             try:
                 found = site.get(path)

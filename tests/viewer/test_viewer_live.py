@@ -121,3 +121,5 @@ def test_view_serves_the_report_and_nothing_else(gated_run: tuple[Path, Path, su
                  "%2e%2e/live.db", "data/rows/9999.js", "data/episodes/nope/0.js"):
         assert httpx.get(viewer + path).status_code == 404, path
     assert b"ARENA.episode(" in httpx.get(viewer + "data/episodes/live/0.js").content
+    # A page of another site whose name was rebound to 127.0.0.1 gets nothing.
+    assert httpx.get(viewer + "data/site.js", headers={"Host": "evil.example:80"}).status_code == 421
