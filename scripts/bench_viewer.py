@@ -20,6 +20,7 @@ Prints medians and ratios against the baselines measured in the same run. Not a 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -90,6 +91,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--episodes", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="keep the store and the sites (printed) afterwards")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -168,6 +170,10 @@ def main() -> int:
     print(f"  one trajectory page              {median_ms(trajectory)}")
     print(f"  a filter and a search, all rows  {median_ms(filtering)}  (wall clock, Playwright round trips included)")
     print(f"  served by arena view, all rows   {median_ms(served)}  (the data made from the store on request)")
+    if args.keep:
+        print(f"\nstore and sites kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
