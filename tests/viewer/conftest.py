@@ -101,7 +101,9 @@ class Browser:
         self.pages = []
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is open its event loop counts as running
+# in this thread, and any later test calling asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     require(Path(CHROMIUM).exists(), "Debian's chromium", "run scripts/setup.sh (apt-get install chromium)")
     try:
