@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--json", action="store_true", help="the comparison as JSON")
     cmp_.add_argument("--prices", help="a price table to price the stored tokens again")
     cmp_.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    rep.add_argument("--html", type=Path, metavar="DIR",
+                     help="write the report as a static site into DIR (opens from file://, no network)")
 
     runs = sub.add_parser("runs", help="list stored runs")
     runs.add_argument("--db", default=None, help=f"SQLite file (default {DEFAULT_DB})")
@@ -200,6 +204,39 @@ def build_parser() -> argparse.ArgumentParser:
                       help="worker: show the job built around this task")
     show.add_argument("--split", choices=["dev", "test"], default="dev")
     show.add_argument("--json", action="store_true", help="the task as JSON, grading material included")
+
+    ep = sub.add_parser(
+        "show-episode", help="print one stored episode: instruction, steps, checks, outcome and why",
+        description="Name the episode by its number in the run (see the matches listed when a filter picks "
+        "several) or its key id, or pick it with filters.",
+    )
+    ep.add_argument("run_id", metavar="RUN", help="run id (see `arena runs`)")
+    ep.add_argument("episode", nargs="?", metavar="EPISODE", help="episode number (e.g. 12) or key id")
+    ep.add_argument("--db", default=None, help=f"SQLite file (default {DEFAULT_DB})")
+    ep.add_argument("--agent")
+    ep.add_argument("--family")
+    ep.add_argument("--split", choices=["dev", "test"])
+    ep.add_argument("--seed", type=seed_arg)
+    ep.add_argument("--trial", type=int)
+    ep.add_argument("--level", choices=["copilot", "agent", "worker"])
+    ep.add_argument("--paraphrase", type=int)
+    ep.add_argument("--faults", type=float, metavar="RATE", help="the planned fault rate (0 for none)")
+    ep.add_argument("--failed", action="store_true", help="only episodes that did not succeed")
+    ep.add_argument("--first", action="store_true", help="show the first match instead of listing them")
+    ep.add_argument("--full", action="store_true", help="print outputs whole instead of shortened")
+    ep.add_argument("--json", action="store_true", help="the episode as data (schema arena.episode/1)")
+
+    exp = sub.add_parser("export", help="write a run's episodes as JSONL (with steps) or CSV (one row each)")
+    exp.add_argument("run_id", metavar="RUN", help="run id (see `arena runs`)")
+    exp.add_argument("--db", default=None, help=f"SQLite file (default {DEFAULT_DB})")
+    exp.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
+                     help="jsonl: one arena.episode/1 record per line; csv: one row of figures per episode")
+    exp.add_argument("--output", "-o", type=Path, metavar="FILE", help="write to FILE instead of stdout")
+
+    view = sub.add_parser("view", help="serve the HTML report on 127.0.0.1, live from the store")
+    view.add_argument("run_ids", nargs="*", metavar="RUN", help="runs to show (default: every run, new ones too)")
+    view.add_argument("--db", default=None, help=f"SQLite file (default {DEFAULT_DB})")
+    view.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0: any free port)")
 
     mcp = sub.add_parser(
         "serve-mcp", help="serve one episode to an MCP client, over stdio or streamable HTTP",
@@ -470,6 +507,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise ConfigError(f"no run {run_id!r} in {store.path}; see `arena runs --db {store.path}`")
     options = _summary_options(args, store, run_ids)
     target = run_ids[0] if len(run_ids) == 1 else run_ids
+    if args.html is not None:
+        return report_html(store, args.html, run_ids, options)
     if args.json:
         out.print(report_json(store, target, options=options), highlight=False, soft_wrap=True, markup=False)
     else:
@@ -490,6 +529,128 @@ def cmd_compare(args: argparse.Namespace) -> int:
         out.print(comparison.model_dump_json(indent=2), highlight=False, soft_wrap=True, markup=False)
     else:
         print_compare(store, args.names, out, run_id=args.run, options=options, alpha=args.alpha)
+    return 0
+
+
+def _read_store(args: argparse.Namespace) -> Any:
+    from arena.store import Store
+
+    path = _db(args)
+    if not Path(path).exists():
+        raise ConfigError(f"no database at {path}; pass --db or run `arena run` first")
+    return Store(path, read_only=True)
+
+
+def _known_run(store: Any, run_id: str) -> str:
+    if store.get_run(run_id) is None:
+        raise ConfigError(f"no run {run_id!r} in {store.path}; see `arena runs --db {store.path}`")
+    return run_id
+
+
+def report_html(store: Any, folder: Path, run_ids: list[str], options: Any) -> int:
+    from arena.metrics.summary import build_summary
+    from arena.viewer import build_site
+
+    summary = build_summary(store, run_ids[0] if len(run_ids) == 1 else run_ids, options)
+    index = build_site(store, run_ids, folder, summary=summary, console=console)
+    out.print(str(index.resolve()), markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
+def cmd_show_episode(args: argparse.Namespace) -> int:
+    import json
+
+    from arena.trajectory import (
+        EpisodeFilter,
+        find_episodes,
+        load_record,
+        matches_table,
+        numbered,
+        print_record,
+        what_exists,
+    )
+
+    store = _read_store(args)
+    run_id = _known_run(store, args.run_id)
+    episodes = numbered(store, run_id)
+    flt = EpisodeFilter(agent=args.agent, family=args.family, split=args.split, seed=args.seed, trial=args.trial,
+                        level=args.level, paraphrase=args.paraphrase, faults=args.faults, failed=args.failed)
+    matches = find_episodes(episodes, args.episode, flt)
+    if not matches:
+        asked = f"episode {args.episode!r}" if args.episode else "no episode"
+        raise ConfigError(f"{asked} in run {run_id!r} matches; the run has {what_exists(e for _, e in episodes)}")
+    if len(matches) > 1 and not args.first:
+        out.print(matches_table(matches))
+        console.print(f"{len(matches)} episodes match: name one by number (arena show-episode {run_id} "
+                      f"{matches[0][0]}), narrow the filters, or add --first", markup=False, highlight=False)
+        return 2
+    number, episode = matches[0]
+    record = load_record(store, run_id, number, episode)
+    if args.json:
+        with _quiet_broken_pipe():
+            print(json.dumps(record, indent=2, ensure_ascii=False))
+    else:
+        print_record(record, out, full=args.full)
+    return 0
+
+
+@contextlib.contextmanager
+def _quiet_broken_pipe() -> Iterator[None]:
+    """Output piped into `head` and the like: stop writing when the reader has gone, quietly."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from arena.export import write_csv, write_jsonl
+
+    store = _read_store(args)
+    run_id = _known_run(store, args.run_id)
+    write = write_jsonl if args.format == "jsonl" else write_csv
+    if args.output is None:
+        with _quiet_broken_pipe():
+            write(store, run_id, sys.stdout)
+        return 0
+    partial = args.output.with_name(args.output.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as f:
+            count = write(store, run_id, f)
+        partial.replace(args.output)  # a failed export leaves no half-written file behind
+    except OSError as e:
+        partial.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write {args.output}: {e.strerror or e}; pick another --output") from None
+    console.print(f"{count} episodes of run {run_id} written to {args.output} ({args.format})", markup=False,
+                  highlight=False)
+    return 0
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    import threading
+
+    from arena.viewer import LiveSite, make_server
+
+    store = _read_store(args)
+    runs = [_known_run(store, r) for r in args.run_ids] or None
+    console.print(f"reading {store.path} …", markup=False, highlight=False)
+    try:
+        server = make_server(LiveSite(store, runs), args.port)
+    except OSError as e:
+        raise ConfigError(f"cannot serve on 127.0.0.1:{args.port}: {e.strerror or e}; pick another --port") from None
+    shown = ", ".join(runs) if runs else "every run"
+    console.print(f"serving {shown} of {store.path} (live: new episodes appear as they are stored); Ctrl-C stops",
+                  markup=False, highlight=False)
+    out.print(f"http://127.0.0.1:{server.server_port}/", markup=False, highlight=False)
+    # SIGTERM stops the server like Ctrl-C; shutdown() must come from another thread than serve_forever's.
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return 0
 
 
@@ -581,6 +742,7 @@ def cmd_serve_mcp(args: argparse.Namespace) -> int:
 COMMANDS = {
     "run": cmd_run, "report": cmd_report, "compare": cmd_compare, "runs": cmd_runs, "list": cmd_list, "gc": cmd_gc,
     "images": cmd_images, "show-task": cmd_show_task, "serve-mcp": cmd_serve_mcp,
+    "show-episode": cmd_show_episode, "export": cmd_export, "view": cmd_view,
 }
 
 

@@ -19,7 +19,8 @@ done
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(bubblewrap docker.io debootstrap python3 python3-venv python3-pytest util-linux procps)
+# chromium: the HTML report's tests open it headless (Playwright drives Debian's build; none is downloaded).
+packages=(bubblewrap docker.io debootstrap python3 python3-venv python3-pytest util-linux procps chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -46,7 +47,7 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv with $($python --version)"
   $python -m venv .venv
 fi
-if ! .venv/bin/python -c "import arena, pytest, mcp" 2>/dev/null || [ pyproject.toml -nt .venv/.installed ]; then
+if ! .venv/bin/python -c "import arena, pytest, mcp, playwright" 2>/dev/null || [ pyproject.toml -nt .venv/.installed ]; then
   say "installing the arena into .venv"
   # pip's own chatter goes to a log, shown only when the install fails.
   if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e '.[dev]'; } \

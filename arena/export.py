@@ -1,0 +1,89 @@
+"""Exports of a stored run, one episode at a time (so a large run streams):
+
+- JSONL: one `arena.episode/1` record per line (`arena.trajectory.episode_record`): key, task info,
+  result and the steps of the episode's last attempt.
+- CSV: one row per episode with its main figures (`episode_figures`); the HTML episode table shows
+  the same figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from typing import IO, Any
+
+from arena.store import Store, StoredEpisode
+from arena.trajectory import episode_record, numbered
+from arena.types import StepRecord
+
+FIGURES = [
+    "run_id", "number", "id", "agent", "family", "split", "seed", "level", "trial", "paraphrase", "fault_rate",
+    "task_id", "template", "difficulty", "human_minutes", "status", "attempts", "outcome", "termination",
+    "score", "checks_passed", "checks", "failed_checks", "steps", "tool_calls", "tool_errors", "faults_injected",
+    "supervisor_steps", "help", "takeovers", "hand_ins_rejected", "parts_done", "parts", "input_tokens",
+    "output_tokens", "cost_usd", "seconds", "error",
+]
+
+
+def episode_figures(run_id: str, number: int, ep: StoredEpisode, steps: list[StepRecord]) -> dict[str, Any]:
+    """The main figures of one episode, flat; None where the episode has not finished."""
+    r, k, task = ep.result, ep.key, ep.task
+    events = [e.kind for s in steps for e in s.events]
+    failed = [c.name for c in r.checks if not c.passed] if r else []
+    return {
+        "run_id": run_id, "number": number, "id": k.id, "agent": k.agent, "family": k.family, "split": k.split,
+        "seed": k.seed, "level": k.level, "trial": k.trial, "paraphrase": k.paraphrase, "fault_rate": k.faults,
+        "task_id": ep.task_id, "template": task.template if task else None,
+        "difficulty": task.difficulty if task else None, "human_minutes": task.human_minutes if task else None,
+        "status": ep.status, "attempts": ep.attempts,
+        "outcome": r.outcome if r else None, "termination": r.termination if r else None,
+        "score": r.score if r else None,
+        "checks_passed": sum(c.passed for c in r.checks) if r else None, "checks": len(r.checks) if r else None,
+        "failed_checks": " ".join(failed),
+        "steps": r.steps if r else len(steps), "tool_calls": r.tool_calls if r else None,
+        "tool_errors": r.tool_errors if r else None,
+        "faults_injected": sum(res.fault is not None for s in steps for res in s.results),
+        "supervisor_steps": sum(s.actor == "supervisor" for s in steps),
+        "help": events.count("help"), "takeovers": events.count("takeover"),
+        "hand_ins_rejected": events.count("hand_in_rejected"),
+        "parts_done": sum(p.success for p in r.parts) if r and r.parts else None,
+        "parts": len(r.parts) if r and r.parts else None,
+        "input_tokens": r.usage.input_tokens if r else None, "output_tokens": r.usage.output_tokens if r else None,
+        "cost_usd": r.usage.cost_usd if r else None, "seconds": r.seconds if r else None,
+        "error": r.error if r else None,
+    }
+
+
+def episodes_with_steps(store: Store, run_id: str) -> Iterator[tuple[int, StoredEpisode, list[StepRecord]]]:
+    """Every episode of the run in plan order with the steps of its last attempt, one at a time."""
+    for number, ep in numbered(store, run_id):
+        yield number, ep, store.steps(run_id, ep.key, ep.attempts) if ep.attempts else []
+
+
+def write_jsonl(store: Store, run_id: str, out: IO[str]) -> int:
+    count = 0
+    for number, ep, steps in episodes_with_steps(store, run_id):
+        out.write(json.dumps(episode_record(run_id, number, ep, steps), ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell: empty for None; text a spreadsheet would run as a formula (an agent may write an
+    error message that starts with `=`) gets a leading apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def write_csv(store: Store, run_id: str, out: IO[str]) -> int:
+    writer = csv.DictWriter(out, fieldnames=FIGURES, lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for number, ep, steps in episodes_with_steps(store, run_id):
+        writer.writerow({k: csv_cell(v) for k, v in episode_figures(run_id, number, ep, steps).items()})
+        count += 1
+    return count

@@ -1,0 +1,105 @@
+"""The static site: `arena report RUN [RUN...] --html DIR` writes it, and it opens from file://
+with no network (every script and style is in DIR/assets, every piece of data in DIR/data).
+
+    DIR/index.html        overview: runs, outcome counts and rates per agent, level and family; the summary
+    DIR/episodes.html     every episode, filtered, searched, sorted and paged; data/rows/*.js load as needed
+    DIR/episode.html#ID   one trajectory (ID is <run>/<number>); data/episodes/<run>/<number>.js
+    DIR/compare.html#a=ID&b=ID   two episodes of the same task, step against step
+    DIR/summary.json      the run summary, when one is written beside the site (read at build time)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from arena.errors import ConfigError
+from arena.store import Store
+from arena.viewer.data import SiteData, js_call
+
+ASSETS = Path(__file__).parent / "assets"
+PAGES = ("index.html", "episodes.html", "episode.html", "compare.html")
+STATIC = ("app.js", "style.css")
+SUMMARY_FILE = "summary.json"
+
+
+def check_target(out: Path) -> None:
+    """Refuse to write into a folder that holds something other than an earlier report."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file; give --html a folder (new, empty, or an earlier report)")
+    if not out.exists():
+        return
+    ours = set(PAGES) | {"assets", "data", SUMMARY_FILE}
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
+    if foreign and not (out / "data" / "site.js").exists():
+        raise ConfigError(f"{out} holds other files ({', '.join(foreign[:3])}); give --html a new or empty folder "
+                          "(or an earlier report to replace)")
+
+
+def summary_state(out: Path, summary: Any) -> tuple[dict[str, Any], Any]:
+    """The summary to embed (given, or read from DIR/summary.json) and what the page is told of it."""
+    path = out / SUMMARY_FILE
+    if summary is not None:
+        data = summary.model_dump(mode="json") if isinstance(summary, BaseModel) else summary
+        path.write_text(json.dumps(data, indent=1))
+        return {"state": "present", "detail": SUMMARY_FILE}, data
+    if not path.exists():
+        return {"state": "absent", "detail": f"no {SUMMARY_FILE} beside the site"}, None
+    try:
+        return {"state": "present", "detail": SUMMARY_FILE}, json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        return {"state": "invalid", "detail": f"{SUMMARY_FILE} could not be read: {e}"}, None
+
+
+def copy_assets(out: Path) -> None:
+    (out / "assets").mkdir(parents=True, exist_ok=True)
+    for name in PAGES:
+        shutil.copyfile(ASSETS / name, out / name)
+    for name in STATIC:
+        shutil.copyfile(ASSETS / name, out / "assets" / name)
+
+
+def build_site(
+    store: Store, run_ids: Sequence[str], out: str | Path, *, summary: Any = None, console: Console | None = None,
+) -> Path:
+    """Write the site of the runs into `out` and return the overview page. `summary` (a dict or a
+    pydantic model) is written to out/summary.json; without it, an existing summary.json is used."""
+    out = Path(out)
+    check_target(out)
+    console = console or Console(stderr=True)
+    data = SiteData(store, run_ids)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out / "data", ignore_errors=True)
+    (out / "data" / "rows").mkdir(parents=True)
+    copy_assets(out)
+    state, summary_data = summary_state(out, summary)
+    folders: set[Path] = set()
+
+    def write_episode(site_id: str, record: dict[str, Any]) -> None:
+        path = out / "data" / "episodes" / f"{site_id}.js"
+        if path.parent not in folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(path.parent)
+        path.write_text(js_call("episode", site_id, record))
+
+    total = sum(info.episodes for run_id in run_ids if (info := store.get_run(run_id)) is not None)
+    progress = Progress(
+        TextColumn("[bold]report"), BarColumn(), MofNCompleteColumn(), TextColumn("episodes"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not console.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("episodes", total=total)
+        data.refresh(write_episode, lambda n: progress.advance(task, n))
+    for i, rows in enumerate(data.chunks()):
+        (out / "data" / "rows" / f"{i:04d}.js").write_text(js_call("rows", i, rows))
+    if summary_data is not None:
+        (out / "data" / "summary.js").write_text(js_call("summary", summary_data))
+    (out / "data" / "site.js").write_text(js_call("site", data.site(summary=state)))
+    return out / "index.html"
