@@ -18,6 +18,7 @@ from arena.protocols import Sandbox, State
 from arena.tools import Tool, ToolContext, cap_output, format_exec, list_dir, read_file
 from arena.types import Check, CheckResult, Limits, Split, Subgoal, Task, ToolCall
 
+from .._kit import rng_for, template_for, write_files
 from .answers import Expected, judge
 from .common import Problem, instructions
 from .templates import access_log, leave, orders, releases, sales, sensors
@@ -73,8 +74,8 @@ class DataFamily:
     image: str | None = "arena-base"
 
     def generate(self, seed: int, split: Split) -> Task:
-        rng = random.Random(f"{self.name}:{split}:{seed}")
-        template = TEMPLATES[seed % len(TEMPLATES)]
+        rng = rng_for(self.name, split, seed)
+        template = template_for(seed, TEMPLATES)
         problem = GENERATORS[template](rng, split)
         return Task(
             family=self.name,
@@ -101,8 +102,7 @@ class DataFamily:
         return [python, read_file, list_dir]
 
     async def setup(self, task: Task, sandbox: Sandbox) -> State:
-        for path, text in task.files.items():
-            await sandbox.write_file(path, text.encode())
+        await write_files(sandbox, task.files)
         return State()
 
     async def check(self, task: Task, sandbox: Sandbox, state: State) -> CheckResult:

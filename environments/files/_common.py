@@ -171,36 +171,8 @@ def move_script(moves: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def unpack_script(files: dict[str, str], mtime: str | None = None) -> str:
-    """A bash script that writes `files` with builtins only (printf %b with octal escapes: any byte
-    survives), then gives them all the modification time `mtime` (UTC) if one is set."""
-    folders = sorted({path.rsplit("/", 1)[0] for path in files if "/" in path})
-    lines = ["set -e"]
-    if folders:
-        lines.append("mkdir -p -- " + " ".join(shlex.quote(f) for f in folders))
-    lines += [f"printf '%b' '{_octal_escaped(text.encode())}' > {shlex.quote(path)}" for path, text in files.items()]
-    if mtime and files:
-        stamp = int(dt.datetime.fromisoformat(mtime).replace(tzinfo=dt.UTC).timestamp())
-        lines.append(f"touch -d @{stamp} -- " + " ".join(shlex.quote(p) for p in files))
-    return "\n".join(lines) + "\n"
-
-
-def _octal_escaped(data: bytes) -> str:
-    """Bytes as the argument of printf %b: printable ASCII as is, everything else (and the backslash
-    and quote) as a \\0nnn escape, so it can sit inside single quotes."""
-    return "".join(chr(b) if 32 <= b < 127 and b not in (39, 92) else f"\\0{b:03o}" for b in data)
-
-
 def remove_script(paths: Iterable[str]) -> str:
     return "set -e\n" + "\n".join(f"rm -- {shlex.quote(p)}" for p in paths)
-
-
-def lenient_int(answer: str | None) -> int | None:
-    """The number in a submitted answer: the whole answer, or its only integer ("42 errors" -> 42)."""
-    if answer is None:
-        return None
-    numbers = re.findall(r"-?\d+", answer.replace(",", ""))
-    return int(numbers[0]) if len(numbers) == 1 else None
 
 
 class UniqueNames:

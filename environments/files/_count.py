@@ -12,6 +12,7 @@ from typing import Any
 
 from arena.types import Check, Split, Subgoal, Task, ToolCall
 
+from .._kit import single_integer
 from ._common import (
     Draft,
     Final,
@@ -20,7 +21,6 @@ from ._common import (
     expect,
     found,
     join_words,
-    lenient_int,
     pick,
     random_day,
     submit_call,
@@ -278,7 +278,7 @@ async def extra_checks(task: Task, final: Final) -> list[Check]:
             detail=f"wrong or missing: {join_words(sorted(wrong))}" if wrong else "",
         )
     )
-    submitted = lenient_int(final.state.answer)
+    submitted = single_integer(final.state.answer)
     checks.append(
         Check(
             name="submitted_total",

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import random
-
-from arena.errors import SandboxError
 from arena.protocols import Sandbox, State
 from arena.tools import SHELL_TOOLS, Tool
 from arena.types import CheckResult, Limits, Split, Task, ToolCall
 
+from .._kit import rng_for, template_for, write_files
 from . import _cleanup, _count, _csv, _dedupe, _manifest, _rename, _sort
-from ._common import Final, Template, snapshot, tree_check, unpack_script
-
-SETUP_TIMEOUT = 60.0
+from ._common import Final, Template, snapshot, tree_check
 
 TEMPLATES: tuple[Template, ...] = (
     _sort.TEMPLATE,
@@ -39,8 +35,8 @@ class FilesFamily:
     image = "arena-base"
 
     def generate(self, seed: int, split: Split) -> Task:
-        rng = random.Random(f"{self.name}:{split}:{seed}")
-        template = TEMPLATES[seed % len(TEMPLATES)]
+        rng = rng_for(self.name, split, seed)
+        template = template_for(seed, TEMPLATES)
         difficulty = difficulty_for(seed)
         draft = template.draft(rng, split, difficulty)
         return Task(
@@ -62,11 +58,7 @@ class FilesFamily:
         return list(SHELL_TOOLS)
 
     async def setup(self, task: Task, sandbox: Sandbox) -> State:
-        # One exec for the whole tree: a file at a time costs a jail or a container exec each.
-        script = unpack_script(task.files, task.params.get("mtime"))
-        result = await sandbox.exec(["bash", "-s"], timeout=SETUP_TIMEOUT, stdin=script.encode())
-        if result.exit_code != 0 or result.timed_out:
-            raise SandboxError(f"cannot write the task's files: {(result.stderr or result.stdout).strip()[-500:]}")
+        await write_files(sandbox, task.files, mtime=task.params.get("mtime"))
         return State()
 
     async def check(self, task: Task, sandbox: Sandbox, state: State) -> CheckResult:

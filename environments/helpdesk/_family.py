@@ -3,12 +3,11 @@ written policy, in the spirit of tau-bench. No sandbox: the tools act on an in-m
 
 from __future__ import annotations
 
-import random
-
 from arena.protocols import Sandbox, State
 from arena.tools import Tool
 from arena.types import CheckResult, Limits, Split, Subgoal, Task, ToolCall
 
+from .._kit import rng_for, steps_from, template_for
 from ._checks import check_collateral, check_database, check_reply
 from ._templates import TEMPLATES, build_scenario
 from ._tools import HelpdeskState, helpdesk_tools
@@ -23,8 +22,8 @@ class HelpdeskFamily:
     image = None
 
     def generate(self, seed: int, split: Split) -> Task:
-        rng = random.Random(f"{self.name}:{split}:{seed}")
-        template = TEMPLATES[seed % len(TEMPLATES)]
+        rng = rng_for(self.name, split, seed)
+        template = template_for(seed, TEMPLATES)
         scenario = build_scenario(template, seed, split, rng)
         return Task(
             family=self.name,
@@ -59,4 +58,4 @@ class HelpdeskFamily:
         return CheckResult(checks=checks)
 
     def solution(self, task: Task) -> list[ToolCall]:
-        return [ToolCall(name=c["name"], arguments=dict(c["arguments"])) for c in task.params["solution"]]
+        return steps_from(task.params["solution"])

@@ -19,6 +19,7 @@ from arena.protocols import Sandbox, State
 from arena.tools import Tool, ToolContext, bash, cap_output, edit, format_exec, read_file, write_file
 from arena.types import Check, CheckResult, Limits, Split, Subgoal, Task, ToolCall
 
+from .._kit import rng_for, template_for, write_files
 from .grading import SuiteResult, added_config_files, run_grading_suites, sha256, visible_test_command
 from .instructions import instructions, readme
 from .library import Library, RenderedTest, build_library, mutate, render_test_file, revert_edits
@@ -92,8 +93,8 @@ class Draw:
 
 
 def draw(seed: int, split: Split) -> Draw:
-    rng = random.Random(f"{RepairFamily.name}:{split}:{seed}")
-    template = TEMPLATES[seed % len(TEMPLATES)]
+    rng = rng_for(RepairFamily.name, split, seed)
+    template = template_for(seed, TEMPLATES)
     difficulty = rng.randint(1, 3)
     library = build_library(SPECS[template], rng, split)
     bugs = rng.sample(sorted(library.sites), difficulty)
@@ -158,8 +159,7 @@ class RepairFamily:
         return [bash, read_file, write_file, edit, run_tests]
 
     async def setup(self, task: Task, sandbox: Sandbox) -> State:
-        for path, text in task.files.items():
-            await sandbox.write_file(path, text.encode())
+        await write_files(sandbox, task.files)
         return State()
 
     async def check(self, task: Task, sandbox: Sandbox, state: State) -> CheckResult:

@@ -3,13 +3,13 @@ meeting rooms, supplies shop, forms). No sandbox and no internet: the site lives
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 
 from arena.protocols import Sandbox, State
 from arena.tools import Tool
 from arena.types import CheckResult, Limits, Split, Subgoal, Task, ToolCall
 
+from .._kit import rng_for, steps_from, template_for
 from ._browser import browser_tools
 from ._checks import check_answer, check_no_submissions, check_submissions
 from ._formtasks import book_room, order_supplies, visitor_registration
@@ -45,8 +45,8 @@ class WebFamily:
     image = None
 
     def generate(self, seed: int, split: Split) -> Task:
-        rng = random.Random(f"{self.name}:{split}:{seed}")
-        template = self.templates[seed % len(self.templates)]
+        rng = rng_for(self.name, split, seed)
+        template = template_for(seed, self.templates)
         builder = base_site(rng, split, difficulty=rng.choice([1, 2, 3]))
         scenario = TEMPLATES[template](builder)
         checks = ["answer_value", "no_side_effects"] if scenario.answer else ["form_recorded"]
@@ -85,4 +85,4 @@ class WebFamily:
         return CheckResult(checks=checks)
 
     def solution(self, task: Task) -> list[ToolCall]:
-        return [ToolCall(name=c["name"], arguments=dict(c["arguments"])) for c in task.params["solution"]]
+        return steps_from(task.params["solution"])

@@ -17,8 +17,9 @@ import pytest
 from arena.agents.oracle import OracleAgent
 from arena.agents.random_agent import RandomAgent
 from arena.agents.scripted import ScriptedAgent
+from arena.environments._kit import single_number as parse_number
 from arena.environments.data import DataFamily
-from arena.environments.data.answers import Expected, judge, parse_number
+from arena.environments.data.answers import Expected, judge
 from arena.episode import run_episode
 from arena.sandbox import SandboxConfig, open_sandbox
 from arena.types import SPLITS, Action, EpisodeResult, StepRecord, Task
