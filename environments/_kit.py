@@ -38,10 +38,19 @@ def template_for(seed: int, templates: Sequence[T]) -> T:
     return templates[seed % len(templates)]
 
 
+LEVELS = 5
+
+
+def level_for(seed: int, templates: Sequence[object], levels: int = LEVELS) -> int:
+    """The difficulty level (1..levels) of a seed: it steps up once every template has had its turn,
+    so any len(templates) * levels consecutive seeds hold every template at every level once."""
+    return 1 + (seed // len(templates)) % levels
+
+
 # ---------------------------------------------------------------- the task's files
 
 
-def unpack_script(files: Mapping[str, str], mtime: str | None = None) -> str:
+def unpack_script(files: Mapping[str, str | bytes], mtime: str | None = None) -> str:
     """A bash script that writes `files` (paths relative to the work directory) with builtins only
     (printf %b with octal escapes: any byte survives), then gives them all the modification time
     `mtime` (UTC, ISO format) if one is set."""
@@ -49,7 +58,9 @@ def unpack_script(files: Mapping[str, str], mtime: str | None = None) -> str:
     lines = ["set -e"]
     if folders:
         lines.append("mkdir -p -- " + " ".join(shlex.quote(f) for f in folders))
-    lines += [f"printf '%b' '{_octal_escaped(text.encode())}' > {shlex.quote(path)}" for path, text in files.items()]
+    for path, content in files.items():
+        data = content.encode() if isinstance(content, str) else content
+        lines.append(f"printf '%b' '{_octal_escaped(data)}' > {shlex.quote(path)}")
     if mtime and files:
         stamp = int(dt.datetime.fromisoformat(mtime).replace(tzinfo=dt.UTC).timestamp())
         lines.append(f"touch -d @{stamp} -- " + " ".join(shlex.quote(p) for p in files))
