@@ -3,11 +3,11 @@ written policy, in the spirit of tau-bench. No sandbox: the tools act on an in-m
 
 from __future__ import annotations
 
-from arena.protocols import Sandbox, State
+from arena.protocols import GradingView, Sandbox, State
 from arena.tools import Tool
 from arena.types import CheckResult, Limits, Split, Subgoal, Task, ToolCall
 
-from .._kit import rng_for, steps_from, template_for
+from .._kit import level_for, rng_for, steps_from, template_for
 from ._checks import check_collateral, check_database, check_reply
 from ._templates import TEMPLATES, build_scenario
 from ._tools import HelpdeskState, helpdesk_tools
@@ -16,7 +16,7 @@ from ._world import Database
 
 class HelpdeskFamily:
     name = "helpdesk"
-    version = "1"
+    version = "2"
     description = "Customer-support tickets: refunds, exchanges, address changes and cancellations under a policy."
     templates = TEMPLATES
     image = None
@@ -24,7 +24,16 @@ class HelpdeskFamily:
     def generate(self, seed: int, split: Split) -> Task:
         rng = rng_for(self.name, split, seed)
         template = template_for(seed, TEMPLATES)
-        scenario = build_scenario(template, seed, split, rng)
+        scenario = build_scenario(template, level_for(seed, TEMPLATES), split, rng)
+        changes = bool(scenario.params["reference_writes"])
+        reply = Subgoal(name="reply", description="Reply on the ticket with the outcome and the facts the customer "
+                        "needs (amounts, address, new variant, or the reason for a refusal), claiming nothing else.",
+                        checks=["reply_sent", "reply_mentions_facts", "reply_consistent"])
+        if not changes:  # the policy allows no change: the reply is the whole task, and changing nothing its rule
+            reply.checks += ["database_state", "no_forbidden_action"]
+        act = Subgoal(name="act", description="Make exactly the changes the policy allows (refund, exchange, "
+                      "address change, cancellation or escalation) and nothing else.",
+                      checks=["database_state", "no_forbidden_action"])
         return Task(
             family=self.name,
             version=self.version,
@@ -32,14 +41,7 @@ class HelpdeskFamily:
             split=split,
             template=template,
             instructions=scenario.instructions,
-            subgoals=[
-                Subgoal(name="act", description="Make exactly the changes the policy allows (refund, exchange, "
-                        "address change, cancellation or escalation) and nothing else.",
-                        checks=["database_state", "no_forbidden_action"]),
-                Subgoal(name="reply", description="Reply on the ticket with the outcome and the facts the customer "
-                        "needs (amounts, address, new variant, or the reason for a refusal).",
-                        checks=["reply_sent", "reply_mentions_facts"]),
-            ],
+            subgoals=[act, reply] if changes else [reply],
             limits=Limits(max_steps=20 + 5 * scenario.difficulty),
             human_minutes=scenario.human_minutes,
             difficulty=scenario.difficulty,
@@ -52,7 +54,7 @@ class HelpdeskFamily:
     async def setup(self, task: Task, sandbox: Sandbox) -> State:
         return HelpdeskState(Database.model_validate(task.params["db"]))
 
-    async def check(self, task: Task, sandbox: Sandbox, state: State) -> CheckResult:
+    async def check(self, task: Task, sandbox: Sandbox | GradingView, state: State) -> CheckResult:
         assert isinstance(state, HelpdeskState)
         checks = [check_database(task, state), check_collateral(task, state), *check_reply(task, state)]
         return CheckResult(checks=checks)
