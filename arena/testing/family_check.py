@@ -9,7 +9,7 @@ split: generation is deterministic with stable, distinct ids; every template is 
 task has several paraphrases, subgoals naming checks, an estimate of human minutes; the splits
 differ; tools describe every argument and say how they act on the world; the reference solution
 uses only the family's tools and tags each step with a subgoal, in subgoal order. For a sample of
-tasks (per template and split, the first seeds with the most subgoals), in real sandboxes: an empty episode (setup,
+tasks (per template, the splits taking turns, those with the most subgoals), in real sandboxes: an empty episode (setup,
 then check, no action) scores 0 and fails, so a check that passes by doing nothing must be a
 guard; playing the reference steps of subgoals 1..i meets the checks of subgoals 1..i and not yet
 those of subgoal i+1, checked mid-episode without leaving anything in the world or changing the
@@ -121,14 +121,14 @@ def check_family(
     seeds: Iterable[int] = range(100),
     splits: Sequence[Split] = SPLITS,
     sandbox: SandboxKind | SandboxConfig = "bwrap",
-    sample: int = 1,
+    sample: int = 2,
     min_paraphrases: int = 2,
 ) -> None:
     """Check `family` against the contract (see the module's docstring); raise `FamilyCheckError`.
 
-    `seeds` and `splits` are generated and checked statically; `sample` tasks of each template and
-    split (those with the most subgoals) are also played in `sandbox`. Use `acheck_family` from
-    async code."""
+    `seeds` and `splits` are generated and checked statically; `sample` tasks of each template
+    (the splits taking turns; those with the most subgoals) are also played in `sandbox`. Use
+    `acheck_family` from async code."""
     asyncio.run(acheck_family(family, seeds=seeds, splits=splits, sandbox=sandbox, sample=sample,
                               min_paraphrases=min_paraphrases))
 
@@ -139,16 +139,18 @@ async def acheck_family(
     seeds: Iterable[int] = range(100),
     splits: Sequence[Split] = SPLITS,
     sandbox: SandboxKind | SandboxConfig = "bwrap",
-    sample: int = 1,
+    sample: int = 2,
     min_paraphrases: int = 2,
 ) -> None:
     check_identity(family)
     tasks = check_generation(family, list(seeds), splits, min_paraphrases)
     chosen: list[Task] = []
-    for split in splits:
-        for template in family.templates:  # those with the most subgoals first: the longest prefix chains
-            alike = [t for t in tasks if t.split == split and t.template == template]
-            chosen += sorted(alike, key=lambda t: (-len(t.subgoals), t.seed))[:sample]
+    for i, template in enumerate(family.templates):  # those with the most subgoals: the longest prefix chains
+        for n in range(sample):
+            split = splits[(i + n) % len(splits)]  # the splits take turns
+            alike = sorted((t for t in tasks if t.split == split and t.template == template and t not in chosen),
+                           key=lambda t: (-len(t.subgoals), t.seed))
+            chosen += alike[:1]
     config = sandbox_config(sandbox)
     gate = asyncio.Semaphore(CONCURRENCY)
 
@@ -318,11 +320,11 @@ async def check_empty_episode(family: Family, task: Task, config: SandboxConfig)
         result = await grade(family, task, world, state)
     finally:
         await world.close()
-    _check_result_shape(family, task, result, "an empty episode")
     passing = [c.name for c in result.checks if c.kind == "goal" and c.passed]
     if passing or result.success:
         raise _fail(family, f"task {task.id}, an empty episode", f"goal checks pass without any action: {passing}; "
                     "a check that passes by doing nothing is a guard (Check(kind='guard')) and must not count")
+    _check_result_shape(family, task, result, "an empty episode")
 
 
 async def check_subgoal_prefixes(family: Family, task: Task, config: SandboxConfig) -> None:
@@ -349,7 +351,7 @@ async def check_subgoal_prefixes(family: Family, task: Task, config: SandboxConf
                                 f"reference step {n} ({result.name}) failed: {result.output[:300]}")
             met += goal.checks
             final = i == len(task.subgoals) - 1
-            result = await _checked_mid_episode(family, task, base, world, state, final=final)
+            result = await _checked_mid_episode(family, task, base, world, state)
             _check_result_shape(family, task, result, f"after subgoal {goal.name!r}")
             unmet = _goal_failures(result, met)
             if unmet:
@@ -361,30 +363,27 @@ async def check_subgoal_prefixes(family: Family, task: Task, config: SandboxConf
                 if not _goal_failures(result, goals):
                     raise _fail(family, f"task {task.id}, after the reference steps of subgoals 1-{i + 1}",
                                 f"subgoal {following.name!r} is met already: it is no intermediate goal of its own")
-            elif not result.success:
-                raise _fail(family, f"task {task.id}, the whole reference",
-                            f"does not succeed: {_goal_failures(result, [c.name for c in result.checks])}")
+            else:  # the episode is over: graded as after an episode
+                result = await grade(family, task, world, state, final=True)
+                if not result.success:
+                    raise _fail(family, f"task {task.id}, the whole reference",
+                                f"does not succeed: {_goal_failures(result, [c.name for c in result.checks])}")
         if family.image is not None:
             await _check_nothing_outside(family, task, base)
     finally:
         await base.close()
 
 
-async def _checked_mid_episode(
-    family: Family, task: Task, base: Sandbox, world: Sandbox, state: State, *, final: bool
-) -> CheckResult:
-    """The check, mid-episode unless `final`; it must leave the world and the family's state as they were."""
-    before_state = _frozen(state)
-    before_world = await _snapshot(base) if not final else None
-    result = await grade(family, task, world, state, final=final)
-    if not final:
-        after = await _snapshot(base)
-        if after != before_world:
-            changed = sorted(set(after.splitlines()) ^ set((before_world or "").splitlines()))[:5]
-            raise _fail(family, f"task {task.id}, a mid-episode check",
-                        f"it left traces in the agent's world: {changed}")
+async def _checked_mid_episode(family: Family, task: Task, base: Sandbox, world: Sandbox, state: State) -> CheckResult:
+    """The check as a copilot runs it mid-episode: it must leave the world and the family's state as they were."""
+    before_state, before_world = _frozen(state), await _snapshot(base)
+    result = await grade(family, task, world, state, final=False)
+    after = await _snapshot(base)
+    if after != before_world:
+        changed = sorted(set(after.splitlines()) ^ set(before_world.splitlines()))[:5]
+        raise _fail(family, f"task {task.id}, a mid-episode check", f"it left traces in the agent's world: {changed}")
     if before_state is not None and _frozen(state) != before_state:
-        raise _fail(family, f"task {task.id}, a check", "check() changed the family's state")
+        raise _fail(family, f"task {task.id}, a mid-episode check", "check() changed the family's state")
     return result
 
 
