@@ -5,6 +5,7 @@ families broken one way each, so it names the fault."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import random
 from statistics import mean
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from arena.registry import FAMILIES, load_family
-from arena.testing.family_check import FamilyCheckError, acheck_family
+from arena.testing.family_check import FamilyCheckError, acheck_family, replay
 from arena.types import SPLITS, Check, CheckResult, Subgoal, Task, ToolCall
 from tests.minimal_family import GreetingFamily
 
@@ -39,6 +40,21 @@ async def test_the_contract(family: Any, need_bwrap: None) -> None:
 
 async def test_the_readme_family_meets_the_contract(need_bwrap: None) -> None:
     await acheck_family(GreetingFamily(), seeds=range(20), sandbox="bwrap")
+
+
+async def test_an_empty_episode_scores_zero_on_every_task(family: Any) -> None:
+    """Setup, then check, no action, on every template at every level of both splits (the contract
+    check plays one task per template)."""
+    async def empty(task: Task) -> tuple[str, float, bool]:
+        played = await replay(family, task, [], sandbox="process")
+        return task.id, played.checks.score, played.checks.success
+
+    levels = {(t.split, t.template, t.difficulty): t for t in reversed(tasks_of(family.name))}
+    tasks = list(levels.values())
+    results = []
+    for start in range(0, len(tasks), 20):
+        results += await asyncio.gather(*(empty(t) for t in tasks[start:start + 20]))
+    assert [r for r in results if r[1] != 0 or r[2]] == []
 
 
 def test_identity(family: Any) -> None:
