@@ -104,7 +104,8 @@ async def snapshot(view: GradingView) -> Snapshot:
     """Read the whole work directory in one exec. Whatever the agent left (unreadable folders, pipes,
     odd names, links out of the work directory, more files than can be listed) gives a snapshot,
     never an exception: an unreadable file counts as missing."""
-    result = await view.exec(["bash", "-c", SNAPSHOT_SCRIPT, "bash", view.workdir], timeout=SNAPSHOT_TIMEOUT)
+    # sh, not bash: with no process slot left, bash retries a fork for many seconds, sh fails at once
+    result = await view.exec(["sh", "-c", SNAPSHOT_SCRIPT, "sh", view.workdir], timeout=SNAPSHOT_TIMEOUT)
     if result.exit_code == 70:
         return Snapshot({}, {}, f"the work directory cannot be entered: {result.stderr.strip()[:200]}")
     if result.timed_out:
