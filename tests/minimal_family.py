@@ -34,10 +34,11 @@ class GreetingFamily:
 
     async def check(self, task: Task, sandbox, state: State) -> CheckResult:
         try:
-            text = (await sandbox.read_file("greeting.txt")).decode().strip()
-        except FileNotFoundError:
+            text = (await sandbox.read_file("greeting.txt")).decode(errors="replace").strip()
+        except OSError:  # missing, a folder, unreadable: what the agent left there fails the check
             text = None
         return CheckResult(checks=[Check(name="greeting", passed=text == task.params["expected"], detail=str(text))])
 
-    def solution(self, task: Task) -> list[ToolCall]:
-        return [ToolCall(name="write_file", arguments={"path": "greeting.txt", "content": task.params["expected"]})]
+    def solution(self, task: Task) -> list[ToolCall]:  # each step names the subgoal it serves
+        content = task.params["expected"]
+        return [ToolCall(name="write_file", arguments={"path": "greeting.txt", "content": content}, subgoal="file")]

@@ -1,5 +1,6 @@
-"""The spine's acceptance: the oracle solves every `files` task (seeds 0-99, both splits) in real
-bubblewrap and Docker sandboxes through the real runner and store; the random agent stays under 10%."""
+"""The spine's acceptance: the oracle solves every task of every family (seeds 0-99, both splits) in
+real sandboxes through the real runner and store; the random agent stays under 10% success and
+near zero score (score is progress: doing nothing, or nothing useful, earns none)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from arena.metrics import aggregate
 from arena.runner import RunConfig, Runner, stored_config, validate_config
 from arena.store import Store
+
+RANDOM_SCORE = 0.05  # the floor's mean score: random calls make next to no progress
 
 
 def run(config: RunConfig, db: Path) -> Store:
@@ -42,9 +45,11 @@ def test_files_oracle_solves_all_random_is_the_floor(kind: str, tmp_path: Path, 
     assert by_agent["oracle"].successes == 200
     if kind == "docker":
         return
+    assert by_agent["oracle"].mean_score == 1.0
     random_agent = by_agent["random"]
     assert random_agent.errors == 0
     assert random_agent.success_rate is not None and random_agent.success_rate < 0.10
+    assert random_agent.mean_score is not None and random_agent.mean_score < RANDOM_SCORE
 
 
 @pytest.mark.parametrize("family", ["repair", "data", "helpdesk", "web"])
@@ -60,8 +65,10 @@ def test_every_family_oracle_solves_all_random_is_the_floor(family: str, tmp_pat
                 if e.key.agent == "oracle" and e.result and e.result.outcome != "success"]
     assert not failures, failures[:5]
     by_agent = {a.agent: a for a in aggregate(eps)}
-    assert by_agent["oracle"].successes == 200 and by_agent["random"].errors == 0
+    assert by_agent["oracle"].successes == 200 and by_agent["oracle"].mean_score == 1.0
+    assert by_agent["random"].errors == 0
     assert by_agent["random"].success_rate is not None and by_agent["random"].success_rate < 0.10
+    assert by_agent["random"].mean_score is not None and by_agent["random"].mean_score < RANDOM_SCORE
 
 
 @pytest.mark.parametrize("family", ["repair", "data"])

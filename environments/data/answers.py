@@ -7,19 +7,14 @@ case-insensitively, lists match as sets or in order as the question says.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from .._kit import normalize_text, single_number
+
 AnswerKind = Literal["integer", "number", "text", "list"]
-
-# One number: optional sign, digits with optional comma thousands groups, optional decimals.
-NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+]?\.\d+")
-PREFIXES = ("the answer is", "final answer", "answer", "result", "it is", "it's")
-WRAPPERS = "\"'`* \u201c\u201d\u2018\u2019"  # quotes, backticks, markdown bold
-
 
 class Expected(BaseModel):
     """The answer a task expects and how strictly it is compared."""
@@ -36,26 +31,6 @@ class Expected(BaseModel):
         return str(self.value)
 
 
-def normalize_text(text: str) -> str:
-    text = " ".join(text.replace("\u00a0", " ").split()).strip(WRAPPERS)
-    lowered = text.casefold()
-    for prefix in PREFIXES:
-        if lowered.startswith(prefix):
-            text = text[len(prefix):].lstrip(" :=-").strip(WRAPPERS)
-            lowered = text.casefold()
-    return text.rstrip(".").strip(WRAPPERS).casefold()
-
-
-def parse_number(text: str) -> float | None:
-    """The single number in `text`, or None when there is none or more than one."""
-    cleaned = text.replace("\u2212", "-").replace("\u00a0", " ").replace("_", "")
-    tokens = NUMBER.findall(cleaned)
-    if len(tokens) != 1:
-        return None
-    value = float(tokens[0].replace(",", ""))
-    return value if math.isfinite(value) else None
-
-
 def split_list(text: str) -> list[str]:
     body = normalize_text(text).strip("[]()")
     return [item for item in (normalize_text(part) for part in re.split(r"[,;\n]+", body)) if item]
@@ -67,7 +42,7 @@ def judge(expected: Expected, answer: str | None) -> tuple[bool, str]:
         return False, "no answer given"
     want = expected.show()
     if expected.kind in ("integer", "number"):
-        got = parse_number(answer)
+        got = single_number(answer)
         if got is None:
             return False, f"could not read exactly one number in {answer[:80]!r}; expected {want}"
         target = float(expected.value)  # type: ignore[arg-type]

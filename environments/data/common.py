@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -11,7 +12,34 @@ from typing import Any
 
 from .answers import Expected
 
-ROWS_BY_DIFFICULTY = {1: 30, 2: 70, 3: 140}
+ROWS_BY_DIFFICULTY = {1: 30, 2: 70, 3: 140}  # by `Level.scale`
+# Difficulty level -> (how hard the question is, how much data there is), each 1-3.
+LEVELS: dict[int, tuple[int, int]] = {1: (1, 1), 2: (2, 1), 3: (2, 2), 4: (3, 2), 5: (3, 3)}
+# More data is more to look through for the traps (stray spaces, formats, missing values).
+SCALE_MINUTES = {1: 1.0, 2: 1.3, 3: 1.7}
+
+
+@dataclass(frozen=True)
+class Level:
+    """A task's difficulty level (1-5): which question (1-3) on how much data (1-3)."""
+
+    level: int
+
+    @property
+    def question(self) -> int:
+        return LEVELS[self.level][0]
+
+    @property
+    def scale(self) -> int:
+        return LEVELS[self.level][1]
+
+    def pick(self, rng: random.Random, kinds: dict[str, int]) -> str:
+        """A question kind of this level's question difficulty."""
+        return rng.choice([kind for kind, difficulty in kinds.items() if difficulty == self.question])
+
+    def minutes(self, by_question: dict[int, float]) -> float:
+        """A person's time for the question, on this much data."""
+        return round(by_question[self.question] * SCALE_MINUTES[self.scale], 1)
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,16 @@ from collections.abc import Callable, Sequence
 from pydantic import BaseModel, Field
 
 from arena.errors import ToolError
-from arena.protocols import Sandbox, State
+from arena.protocols import GradingView, Sandbox, State
 from arena.tools import Tool, ToolContext, cap_output, format_exec, list_dir, read_file
-from arena.types import Check, CheckResult, Limits, Split, Subgoal, Task, ToolCall
+from arena.types import CheckResult, Limits, Split, Subgoal, Task, ToolCall
 
+from .._kit import goal, level_for, rng_for, step, template_for, write_files
 from .answers import Expected, judge
-from .common import Problem, instructions
+from .common import Level, Problem, instructions
 from .templates import access_log, leave, orders, releases, sales, sensors
 
-GENERATORS: dict[str, Callable[[random.Random, Split], Problem]] = {
+GENERATORS: dict[str, Callable[[random.Random, Split, Level], Problem]] = {
     "sales": sales.generate,
     "orders": orders.generate,
     "access_log": access_log.generate,
@@ -62,20 +63,21 @@ python = Tool(
     "fresh process: nothing is kept between calls.",
     PythonArgs,
     _python,
+    effect="run",
 )
 
 
 class DataFamily:
     name = "data"
-    version = "1"
+    version = "2"
     description = "Answer questions about messy CSV, JSON and log files exactly, computing with Python."
     templates: Sequence[str] = TEMPLATES
     image: str | None = "arena-base"
 
     def generate(self, seed: int, split: Split) -> Task:
-        rng = random.Random(f"{self.name}:{split}:{seed}")
-        template = TEMPLATES[seed % len(TEMPLATES)]
-        problem = GENERATORS[template](rng, split)
+        rng = rng_for(self.name, split, seed)
+        template = template_for(seed, TEMPLATES)
+        problem = GENERATORS[template](rng, split, Level(level_for(seed, TEMPLATES)))
         return Task(
             family=self.name,
             version=self.version,
@@ -88,7 +90,7 @@ class DataFamily:
                 Subgoal(
                     name="exact_answer",
                     description="Compute the answer from the files and submit it in the requested format.",
-                    checks=["answer_given", "answer_value"],
+                    checks=["answer_value"],
                 )
             ],
             limits=Limits(max_steps=10 + 5 * problem.difficulty),
@@ -101,22 +103,17 @@ class DataFamily:
         return [python, read_file, list_dir]
 
     async def setup(self, task: Task, sandbox: Sandbox) -> State:
-        for path, text in task.files.items():
-            await sandbox.write_file(path, text.encode())
+        await write_files(sandbox, task.files)
         return State()
 
-    async def check(self, task: Task, sandbox: Sandbox, state: State) -> CheckResult:
-        expected = Expected.model_validate(task.params["expected"])
-        given = state.answer is not None and bool(state.answer.strip())
-        correct, detail = judge(expected, state.answer)
-        return CheckResult(checks=[
-            Check(name="answer_given", passed=given, detail="an answer was submitted" if given else "no answer"),
-            Check(name="answer_value", passed=correct, detail=detail),
-        ])
+    async def check(self, task: Task, sandbox: Sandbox | GradingView, state: State) -> CheckResult:
+        # Only the answer counts: that one was given at all is no progress toward the right one.
+        correct, detail = judge(Expected.model_validate(task.params["expected"]), state.answer)
+        return CheckResult(checks=[goal("answer_value", correct, detail)])
 
     def solution(self, task: Task) -> list[ToolCall]:
         expected = Expected.model_validate(task.params["expected"])
         return [
-            ToolCall(name="python", arguments={"code": task.params["solution"]}),
-            ToolCall(name="submit", arguments={"answer": expected.show()}),
+            step("python", "exact_answer", code=task.params["solution"]),
+            step("submit", "exact_answer", answer=expected.show()),
         ]

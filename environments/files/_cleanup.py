@@ -34,7 +34,7 @@ def _log(rng: random.Random, app: str, day: dt.date) -> str:
 
 def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
     root = pick(rng, ROOTS, split)
-    apps = rng.sample(APPS[split], 1 + difficulty)
+    apps = rng.sample(APPS[split], min(1 + difficulty, len(APPS[split])))
     pattern, shown = STYLE[split]
     cutoff = random_day(rng, *CUTOFFS[split])
     files: dict[str, str] = {}
@@ -90,8 +90,8 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
         "mtime": RESTORED[split],
         "expect": [
             expect("old_logs_deleted", absent=old),
-            expect("recent_logs_kept", present=unchanged(files, logs_kept)),
-            expect("nothing_else_touched", present=unchanged(files, others)),
+            expect("recent_logs_kept", present=unchanged(files, logs_kept), kind="guard"),
+            expect("nothing_else_touched", present=unchanged(files, others), kind="guard"),
         ],
         "facts": [f"`{root}/`", c, f"`{shown}`"],
         "leak_probes": sorted(old),
@@ -101,11 +101,10 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
         files=files,
         params=params,
         subgoals=[
-            Subgoal(name="delete_old", description=f"Logs dated before {c} are gone", checks=["old_logs_deleted"]),
             Subgoal(
-                name="keep_the_rest",
-                description="Recent logs and other files stay",
-                checks=["recent_logs_kept", "nothing_else_touched"],
+                name="delete_old",
+                description=f"Logs dated before {c} are gone; recent logs and other files stay",
+                checks=["old_logs_deleted", "recent_logs_kept", "nothing_else_touched"],
             ),
         ],
         human_minutes=round(3 + 0.25 * len(files), 1),
@@ -114,7 +113,7 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
 
 
 def solution(task: Task) -> list[ToolCall]:
-    return [bash_call(remove_script(task.params["old"]))]
+    return [bash_call(remove_script(task.params["old"]), "delete_old")]
 
 
 TEMPLATE = Template(name="cleanup_old_logs", draft=draft, solution=solution)

@@ -6,19 +6,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
-import re
 import shlex
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from arena.protocols import Sandbox, State
-from arena.types import Check, Split, Subgoal, Task, ToolCall
+from arena.protocols import GradingView, State
+from arena.types import Check, CheckKind, Split, Subgoal, Task, ToolCall
 
 SNAPSHOT_TIMEOUT = 60.0
-# Every regular file under the work directory with its sha256. Symlinks and special files are not
-# regular files, so a path the agent replaced by one of them counts as missing.
-SNAPSHOT_COMMAND = ["find", ".", "-type", "f", "-exec", "sha256sum", "--", "{}", "+"]
+MAX_ANSWER_BYTES = 1024 * 1024  # the answer files asked for are a few kB
+# Every regular file under the work directory with its size, then with its sha256 (NUL-separated,
+# so any name survives). Symlinks, FIFOs and other special files are not regular files, so a path
+# the agent replaced by one of them counts as missing, and nothing is ever read through them.
+SNAPSHOT_SCRIPT = (
+    'cd -- "$1" || exit 70; '
+    "find . -type f -printf '%s %p\\0'; printf '\\0//\\0'; find . -type f -exec sha256sum -z -- {} +"
+)
+DROPPED = "more bytes of output dropped"  # the sandbox's note when output went past its cap
 
 
 @dataclass
@@ -34,20 +39,36 @@ class Draft:
 
 
 @dataclass
-class Final:
-    """The world after the agent finished: every file's sha256 by path, plus the sandbox to read answers."""
+class Snapshot:
+    """Every regular file of the work directory: sha256 and size by path. `problem` says why the
+    world could not be read in full (the agent made it so); every check then fails with it."""
 
     hashes: dict[str, str]
-    sandbox: Sandbox
+    sizes: dict[str, int]
+    problem: str | None = None
+
+
+@dataclass
+class Final:
+    """The world after the agent finished, and the view to read answer files through."""
+
+    snapshot: Snapshot
+    view: GradingView
     state: State
 
+    @property
+    def hashes(self) -> dict[str, str]:
+        return self.snapshot.hashes
+
     async def read(self, path: str) -> str | None:
-        if path not in self.hashes:
+        """An answer file's text; None when it is missing, not a regular file, too large or unreadable."""
+        if path not in self.hashes or self.snapshot.sizes.get(path, 0) > MAX_ANSWER_BYTES:
             return None
         try:
-            return (await self.sandbox.read_file(path)).decode("utf-8", errors="replace")
+            data = await self.view.read_file(f"{self.view.workdir.rstrip('/')}/{path}")
         except OSError:
             return None
+        return data[: MAX_ANSWER_BYTES + 1].decode("utf-8", errors="replace")
 
 
 DraftFn = Callable[[random.Random, Split, int], Draft]
@@ -57,7 +78,8 @@ SolutionFn = Callable[[Task], list[ToolCall]]
 
 def found(name: str, text: str | None, path: str) -> Check:
     """The check that an answer file the agent had to write exists."""
-    return Check(name=name, passed=text is not None, detail="" if text is not None else f"{path} was not written")
+    detail = "" if text is not None else f"{path} was not written (or is no regular file, or is too large)"
+    return Check(name=name, passed=text is not None, detail=detail)
 
 
 async def no_extra_checks(task: Task, final: Final) -> list[Check]:
@@ -78,35 +100,46 @@ class Template:
 # ---------------------------------------------------------------- final state and tree checks
 
 
-async def snapshot(sandbox: Sandbox) -> dict[str, str]:
-    result = await sandbox.exec(SNAPSHOT_COMMAND, timeout=SNAPSHOT_TIMEOUT)
-    if result.timed_out or (result.exit_code != 0 and not result.stdout):
-        raise RuntimeError(f"cannot list the final files: {result.stderr.strip()[:500]}")
-    # a non-zero exit with output means some file could not be read; it then counts as missing
-    return parse_sha256sum(result.stdout)
+async def snapshot(view: GradingView) -> Snapshot:
+    """Read the whole work directory in one exec. Whatever the agent left (unreadable folders, pipes,
+    odd names, links out of the work directory, more files than can be listed) gives a snapshot,
+    never an exception: an unreadable file counts as missing."""
+    # sh, not bash: with no process slot left, bash retries a fork for many seconds, sh fails at once
+    result = await view.exec(["sh", "-c", SNAPSHOT_SCRIPT, "sh", view.workdir], timeout=SNAPSHOT_TIMEOUT)
+    if result.exit_code == 70:
+        return Snapshot({}, {}, f"the work directory cannot be entered: {result.stderr.strip()[:200]}")
+    if result.timed_out:
+        return Snapshot({}, {}, f"the work directory could not be read within {SNAPSHOT_TIMEOUT:g}s")
+    if DROPPED in result.stdout[-300:]:
+        return Snapshot({}, {}, "the work directory holds too many files to be graded")
+    listing, _, hashed = result.stdout.partition("\0//\0")
+    sizes, hashes = {}, {}
+    for entry in filter(None, listing.split("\0")):
+        size, _, path = entry.partition(" ")
+        if size.isdigit():
+            sizes[path.removeprefix("./")] = int(size)
+    for entry in filter(None, hashed.split("\0")):
+        digest, _, path = entry.partition("  ")
+        if len(digest) == 64 and path:
+            hashes[path.removeprefix("./")] = digest
+    if result.exit_code != 0 and not hashes:  # e.g. no process left to list anything with
+        return Snapshot({}, {}, f"the work directory could not be read: {result.stderr.strip()[-200:]}")
+    return Snapshot(hashes, sizes)
 
 
-def parse_sha256sum(output: str) -> dict[str, str]:
-    """`sha256sum` lines to {path: digest}; names with a backslash or newline come escaped, flagged by a
-    leading backslash."""
-    hashes = {}
-    for line in output.split("\n"):
-        escaped = line.startswith("\\")
-        digest, _, path = line.removeprefix("\\").partition("  ")
-        if not path:
-            continue
-        if escaped:
-            path = re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m.group(1), m.group(1)), path)
-        hashes[path.removeprefix("./")] = digest
-    return hashes
+def expect(
+    name: str, present: dict[str, str] | None = None, absent: Iterable[str] = (), kind: CheckKind = "goal"
+) -> dict[str, Any]:
+    """A named tree expectation: `present` maps paths to the sha256 their content must have. A
+    `guard` (files that must stay as they were) passes when the agent does nothing."""
+    return {"name": name, "present": dict(present or {}), "absent": sorted(absent), "kind": kind}
 
 
-def expect(name: str, present: dict[str, str] | None = None, absent: Iterable[str] = ()) -> dict[str, Any]:
-    """A named tree expectation: `present` maps paths to the sha256 their content must have."""
-    return {"name": name, "present": dict(present or {}), "absent": sorted(absent)}
-
-
-def tree_check(group: dict[str, Any], hashes: dict[str, str]) -> Check:
+def tree_check(group: dict[str, Any], snap: Snapshot) -> Check:
+    kind = group.get("kind", "goal")
+    if snap.problem:
+        return Check(name=group["name"], passed=False, detail=snap.problem, kind=kind)
+    hashes = snap.hashes
     problems = []
     for path, digest in group["present"].items():
         if path not in hashes:
@@ -116,9 +149,9 @@ def tree_check(group: dict[str, Any], hashes: dict[str, str]) -> Check:
     problems += [f"{path}: still there" for path in group["absent"] if path in hashes]
     total = len(group["present"]) + len(group["absent"])
     if not problems:
-        return Check(name=group["name"], passed=True, detail=f"all {total} paths as expected")
+        return Check(name=group["name"], passed=True, detail=f"all {total} paths as expected", kind=kind)
     shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
-    return Check(name=group["name"], passed=False, detail=f"{len(problems)} of {total} wrong: {shown}")
+    return Check(name=group["name"], passed=False, detail=f"{len(problems)} of {total} wrong: {shown}", kind=kind)
 
 
 def unchanged(files: dict[str, str], paths: Iterable[str]) -> dict[str, str]:
@@ -150,16 +183,16 @@ def token(rng: random.Random, n: int = 12) -> str:
     return "".join(rng.choice("0123456789abcdef") for _ in range(n))
 
 
-def bash_call(script: str) -> ToolCall:
-    return ToolCall(name="bash", arguments={"command": script})
+def bash_call(script: str, subgoal: str | None = None) -> ToolCall:
+    return ToolCall(name="bash", arguments={"command": script}, subgoal=subgoal)
 
 
-def write_call(path: str, content: str) -> ToolCall:
-    return ToolCall(name="write_file", arguments={"path": path, "content": content})
+def write_call(path: str, content: str, subgoal: str | None = None) -> ToolCall:
+    return ToolCall(name="write_file", arguments={"path": path, "content": content}, subgoal=subgoal)
 
 
-def submit_call(answer: str) -> ToolCall:
-    return ToolCall(name="submit", arguments={"answer": answer})
+def submit_call(answer: str, subgoal: str | None = None) -> ToolCall:
+    return ToolCall(name="submit", arguments={"answer": answer}, subgoal=subgoal)
 
 
 def move_script(moves: dict[str, str]) -> str:
@@ -171,36 +204,8 @@ def move_script(moves: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def unpack_script(files: dict[str, str], mtime: str | None = None) -> str:
-    """A bash script that writes `files` with builtins only (printf %b with octal escapes: any byte
-    survives), then gives them all the modification time `mtime` (UTC) if one is set."""
-    folders = sorted({path.rsplit("/", 1)[0] for path in files if "/" in path})
-    lines = ["set -e"]
-    if folders:
-        lines.append("mkdir -p -- " + " ".join(shlex.quote(f) for f in folders))
-    lines += [f"printf '%b' '{_octal_escaped(text.encode())}' > {shlex.quote(path)}" for path, text in files.items()]
-    if mtime and files:
-        stamp = int(dt.datetime.fromisoformat(mtime).replace(tzinfo=dt.UTC).timestamp())
-        lines.append(f"touch -d @{stamp} -- " + " ".join(shlex.quote(p) for p in files))
-    return "\n".join(lines) + "\n"
-
-
-def _octal_escaped(data: bytes) -> str:
-    """Bytes as the argument of printf %b: printable ASCII as is, everything else (and the backslash
-    and quote) as a \\0nnn escape, so it can sit inside single quotes."""
-    return "".join(chr(b) if 32 <= b < 127 and b not in (39, 92) else f"\\0{b:03o}" for b in data)
-
-
 def remove_script(paths: Iterable[str]) -> str:
     return "set -e\n" + "\n".join(f"rm -- {shlex.quote(p)}" for p in paths)
-
-
-def lenient_int(answer: str | None) -> int | None:
-    """The number in a submitted answer: the whole answer, or its only integer ("42 errors" -> 42)."""
-    if answer is None:
-        return None
-    numbers = re.findall(r"-?\d+", answer.replace(",", ""))
-    return int(numbers[0]) if len(numbers) == 1 else None
 
 
 class UniqueNames:

@@ -12,6 +12,7 @@ from typing import Any
 
 from arena.types import Check, Split, Subgoal, Task, ToolCall
 
+from .._kit import single_integer
 from ._common import (
     Draft,
     Final,
@@ -20,7 +21,6 @@ from ._common import (
     expect,
     found,
     join_words,
-    lenient_int,
     pick,
     random_day,
     submit_call,
@@ -235,7 +235,7 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
         "group": group,
         "counts": tree.counts,
         "total": total,
-        "expect": [expect("nothing_else_touched", present=unchanged(tree.files, tree.files))],
+        "expect": [expect("nothing_else_touched", present=unchanged(tree.files, tree.files), kind="guard")],
         "facts": [report, w["where"]],
         "leak_probes": [render(tree.counts, fmt, group).strip()],
     }
@@ -246,10 +246,9 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
         subgoals=[
             Subgoal(
                 name="write_report",
-                description=f"`{report}` exists in the asked format",
-                checks=["report_exists", "answer_format"],
+                description=f"`{report}` holds the right counts in the asked format",
+                checks=["report_exists", "answer_format", "answer_value", "nothing_else_touched"],
             ),
-            Subgoal(name="right_counts", description="The counts are right", checks=["answer_value"]),
             Subgoal(name="submit_total", description="The total is submitted", checks=["submitted_total"]),
         ],
         human_minutes=round(4 + 0.4 * len(tree.files) + 0.5 * len(tree.counts), 1),
@@ -278,7 +277,7 @@ async def extra_checks(task: Task, final: Final) -> list[Check]:
             detail=f"wrong or missing: {join_words(sorted(wrong))}" if wrong else "",
         )
     )
-    submitted = lenient_int(final.state.answer)
+    submitted = single_integer(final.state.answer)
     checks.append(
         Check(
             name="submitted_total",
@@ -291,7 +290,10 @@ async def extra_checks(task: Task, final: Final) -> list[Check]:
 
 def solution(task: Task) -> list[ToolCall]:
     p = task.params
-    return [write_call(p["report"], render(p["counts"], p["format"], p["group"])), submit_call(str(p["total"]))]
+    return [
+        write_call(p["report"], render(p["counts"], p["format"], p["group"]), "write_report"),
+        submit_call(str(p["total"]), "submit_total"),
+    ]
 
 
 TEMPLATE = Template(name="count_matches", draft=draft, solution=solution, extra_checks=extra_checks)

@@ -211,7 +211,7 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
         "filter": f,
         "columns": [{"key": c.key, "kind": c.kind, "column": c.name} for c in wanted],
         "records": records,
-        "expect": [expect("source_untouched", present=unchanged({src: text}, [src]))],
+        "expect": [expect("source_untouched", present=unchanged({src: text}, [src]), kind="guard")],
         "facts": [src, out, *(c.key for c in wanted)],
         "leak_probes": [json.dumps(r) for r in records],
     }
@@ -222,12 +222,9 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
         subgoals=[
             Subgoal(
                 name="write_json",
-                description=f"`{out}` is a JSON array of objects with the asked keys",
-                checks=["output_exists", "answer_format"],
-            ),
-            Subgoal(name="select_rows", description="Exactly the matching rows, in order", checks=["rows_selected"]),
-            Subgoal(
-                name="convert_values", description="Values and types are right", checks=["types_right", "values_right"]
+                description=f"`{out}` holds exactly the matching rows, in order, with the asked keys, values and types",
+                checks=["output_exists", "answer_format", "rows_selected", "types_right", "values_right",
+                        "source_untouched"],
             ),
         ],
         human_minutes=round(6 + 0.3 * len(rows) + len(wanted), 1),
@@ -303,7 +300,7 @@ async def extra_checks(task: Task, final: Final) -> list[Check]:
 
 
 def solution(task: Task) -> list[ToolCall]:
-    return [write_call(task.params["output"], json.dumps(task.params["records"], indent=2) + "\n")]
+    return [write_call(task.params["output"], json.dumps(task.params["records"], indent=2) + "\n", "write_json")]
 
 
 TEMPLATE = Template(name="csv_to_json", draft=draft, solution=solution, extra_checks=extra_checks)

@@ -100,8 +100,8 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
         "removed": removed,
         "expect": [
             expect("duplicates_removed", absent=removed),
-            expect("first_copies_kept", present=unchanged(files, kept)),
-            expect("nothing_else_touched", present=unchanged(files, singles)),
+            expect("first_copies_kept", present=unchanged(files, kept), kind="guard"),
+            expect("nothing_else_touched", present=unchanged(files, singles), kind="guard"),
         ],
         "facts": [f"`{root}/`", report],
         "leak_probes": removed,
@@ -113,10 +113,9 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
         subgoals=[
             Subgoal(
                 name="remove_duplicates",
-                description="Only the first copy of each duplicate set is left",
-                checks=["duplicates_removed", "first_copies_kept"],
+                description="Only the first copy of each duplicate set is left; unique files are untouched",
+                checks=["duplicates_removed", "first_copies_kept", "nothing_else_touched"],
             ),
-            Subgoal(name="spare_the_rest", description="Unique files are untouched", checks=["nothing_else_touched"]),
             Subgoal(name="log_removals", description=f"`{report}` lists the removed paths", checks=["removed_list"]),
         ],
         human_minutes=round(5 + 0.4 * len(files), 1),
@@ -146,7 +145,10 @@ async def extra_checks(task: Task, final: Final) -> list[Check]:
 
 def solution(task: Task) -> list[ToolCall]:
     p = task.params
-    return [bash_call(remove_script(p["removed"])), write_call(p["report"], "".join(f"{x}\n" for x in p["removed"]))]
+    return [
+        bash_call(remove_script(p["removed"]), "remove_duplicates"),
+        write_call(p["report"], "".join(f"{x}\n" for x in p["removed"]), "log_removals"),
+    ]
 
 
 TEMPLATE = Template(name="dedupe_files", draft=draft, solution=solution, extra_checks=extra_checks)

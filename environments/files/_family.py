@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import random
-
-from arena.errors import SandboxError
-from arena.protocols import Sandbox, State
+from arena.protocols import GradingView, Sandbox, State
 from arena.tools import SHELL_TOOLS, Tool
 from arena.types import CheckResult, Limits, Split, Task, ToolCall
 
+from .._kit import grading_view, level_for, rng_for, template_for, write_files
 from . import _cleanup, _count, _csv, _dedupe, _manifest, _rename, _sort
-from ._common import Final, Template, snapshot, tree_check, unpack_script
-
-SETUP_TIMEOUT = 60.0
+from ._common import Final, Template, snapshot, tree_check
 
 TEMPLATES: tuple[Template, ...] = (
     _sort.TEMPLATE,
@@ -27,20 +23,21 @@ BY_NAME = {t.name: t for t in TEMPLATES}
 
 
 def difficulty_for(seed: int) -> int:
-    """1 for seeds 0-29, 2 for 30-59, 3 from 60 on: more files, deeper trees, more distractors."""
-    return 1 + min(seed // 30, 2)
+    """Levels 1-5 in turn, one step up each time every template has had a seed: from level 2 on
+    the distractors get trickier, and every level has more files and deeper trees."""
+    return level_for(seed, TEMPLATES)
 
 
 class FilesFamily:
     name = "files"
-    version = "1"
+    version = "2"
     description = "File-system chores: sort, count, rename, convert CSV to JSON, prune logs, deduplicate, inventory."
     templates = tuple(t.name for t in TEMPLATES)
     image = "arena-base"
 
     def generate(self, seed: int, split: Split) -> Task:
-        rng = random.Random(f"{self.name}:{split}:{seed}")
-        template = TEMPLATES[seed % len(TEMPLATES)]
+        rng = rng_for(self.name, split, seed)
+        template = template_for(seed, TEMPLATES)
         difficulty = difficulty_for(seed)
         draft = template.draft(rng, split, difficulty)
         return Task(
@@ -62,17 +59,14 @@ class FilesFamily:
         return list(SHELL_TOOLS)
 
     async def setup(self, task: Task, sandbox: Sandbox) -> State:
-        # One exec for the whole tree: a file at a time costs a jail or a container exec each.
-        script = unpack_script(task.files, task.params.get("mtime"))
-        result = await sandbox.exec(["bash", "-s"], timeout=SETUP_TIMEOUT, stdin=script.encode())
-        if result.exit_code != 0 or result.timed_out:
-            raise SandboxError(f"cannot write the task's files: {(result.stderr or result.stdout).strip()[-500:]}")
+        await write_files(sandbox, task.files, mtime=task.params.get("mtime"))
         return State()
 
-    async def check(self, task: Task, sandbox: Sandbox, state: State) -> CheckResult:
-        final = Final(hashes=await snapshot(sandbox), sandbox=sandbox, state=state)
-        checks = [tree_check(group, final.hashes) for group in task.params["expect"]]
-        checks += await BY_NAME[task.template].extra_checks(task, final)
+    async def check(self, task: Task, sandbox: Sandbox | GradingView, state: State) -> CheckResult:
+        async with grading_view(sandbox) as view:
+            final = Final(snapshot=await snapshot(view), view=view, state=state)
+            checks = [tree_check(group, final.snapshot) for group in task.params["expect"]]
+            checks += await BY_NAME[task.template].extra_checks(task, final)
         return CheckResult(checks=checks)
 
     def solution(self, task: Task) -> list[ToolCall]:

@@ -61,7 +61,7 @@ def parse(text: str, fmt: str, keys: tuple[str, str, str], root: str) -> list[tu
 
 def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
     root = pick(rng, ROOTS, split)
-    folders = ["", *rng.sample(FOLDERS[split], 1 + difficulty)]
+    folders = ["", *rng.sample(FOLDERS[split], min(1 + difficulty, len(FOLDERS[split])))]
     names, files = UniqueNames(), {}
 
     def build(g: random.Random) -> str:
@@ -112,7 +112,7 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
         "format": fmt,
         "keys": list(keys),
         "entries": entries,
-        "expect": [expect("nothing_else_touched", present=unchanged(files, files))],
+        "expect": [expect("nothing_else_touched", present=unchanged(files, files), kind="guard")],
         "facts": [manifest, f"`{root}/`", *keys],
         "leak_probes": [e["sha256"] for e in entries],
     }
@@ -123,15 +123,10 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
         subgoals=[
             Subgoal(
                 name="write_manifest",
-                description=f"`{manifest}` exists in the asked format",
-                checks=["manifest_exists", "answer_format"],
+                description=f"`{manifest}` lists every file, in order, with the right sizes and hashes",
+                checks=["manifest_exists", "answer_format", "lists_all_files", "sorted_by_path", "sizes_right",
+                        "hashes_right", "nothing_else_touched"],
             ),
-            Subgoal(
-                name="complete",
-                description="Every file is listed, in order",
-                checks=["lists_all_files", "sorted_by_path"],
-            ),
-            Subgoal(name="accurate", description="Sizes and hashes are right", checks=["sizes_right", "hashes_right"]),
         ],
         human_minutes=round(5 + 0.5 * len(files), 1),
         max_steps=20 + 5 * difficulty,
@@ -179,7 +174,7 @@ async def extra_checks(task: Task, final: Final) -> list[Check]:
 
 def solution(task: Task) -> list[ToolCall]:
     p = task.params
-    return [write_call(p["manifest"], render(p["entries"], p["format"], tuple(p["keys"])))]
+    return [write_call(p["manifest"], render(p["entries"], p["format"], tuple(p["keys"])), "write_manifest")]
 
 
 TEMPLATE = Template(name="build_manifest", draft=draft, solution=solution, extra_checks=extra_checks)

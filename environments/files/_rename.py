@@ -167,7 +167,7 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
         "expect": [
             expect("renamed_all", present=renamed),
             expect("old_names_gone", absent=r.moves),
-            expect("nothing_else_touched", present=unchanged(r.files, r.stay)),
+            expect("nothing_else_touched", present=unchanged(r.files, r.stay), kind="guard"),
         ],
         "facts": facts,
         "leak_probes": sorted(r.moves.values()),
@@ -179,10 +179,9 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
         subgoals=[
             Subgoal(
                 name="rename_matches",
-                description="Every matching file has its new name",
-                checks=["renamed_all", "old_names_gone"],
+                description="Every matching file has its new name, and other files keep theirs",
+                checks=["renamed_all", "old_names_gone", "nothing_else_touched"],
             ),
-            Subgoal(name="leave_the_rest", description="Other files keep their names", checks=["nothing_else_touched"]),
         ],
         human_minutes=round(3 + 0.4 * len(r.moves) + 0.2 * len(r.stay), 1),
         max_steps=20 + 5 * difficulty,
@@ -190,7 +189,7 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
 
 
 def solution(task: Task) -> list[ToolCall]:
-    return [bash_call(move_script(task.params["moves"]))]
+    return [bash_call(move_script(task.params["moves"]), "rename_matches")]
 
 
 TEMPLATE = Template(name="rename_pattern", draft=draft, solution=solution)

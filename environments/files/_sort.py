@@ -242,7 +242,7 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
         "expect": [
             expect("moved_all", present=moved),
             expect("sources_removed", absent=s.moves),
-            expect("nothing_else_touched", present=unchanged(s.files, s.stay)),
+            expect("nothing_else_touched", present=unchanged(s.files, s.stay), kind="guard"),
         ],
         "facts": facts,
         "leak_probes": sorted(s.moves.values()),
@@ -254,11 +254,8 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
         subgoals=[
             Subgoal(
                 name="move_matching",
-                description="Every matching file is in its folder",
-                checks=["moved_all", "sources_removed"],
-            ),
-            Subgoal(
-                name="leave_the_rest", description="Everything else is where it was", checks=["nothing_else_touched"]
+                description="Every matching file is in its folder, and everything else is where it was",
+                checks=["moved_all", "sources_removed", "nothing_else_touched"],
             ),
         ],
         human_minutes=round(2 + 0.5 * len(s.moves) + 0.3 * len(s.stay), 1),
@@ -267,7 +264,7 @@ def draft(rng: random.Random, split: Split, difficulty: int) -> Draft:
 
 
 def solution(task: Task) -> list[ToolCall]:
-    return [bash_call(move_script(task.params["moves"]))]
+    return [bash_call(move_script(task.params["moves"]), "move_matching")]
 
 
 TEMPLATE = Template(name="sort_by_rule", draft=draft, solution=solution)

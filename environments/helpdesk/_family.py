@@ -3,12 +3,11 @@ written policy, in the spirit of tau-bench. No sandbox: the tools act on an in-m
 
 from __future__ import annotations
 
-import random
-
-from arena.protocols import Sandbox, State
+from arena.protocols import GradingView, Sandbox, State
 from arena.tools import Tool
 from arena.types import CheckResult, Limits, Split, Subgoal, Task, ToolCall
 
+from .._kit import level_for, rng_for, steps_from, template_for
 from ._checks import check_collateral, check_database, check_reply
 from ._templates import TEMPLATES, build_scenario
 from ._tools import HelpdeskState, helpdesk_tools
@@ -17,15 +16,24 @@ from ._world import Database
 
 class HelpdeskFamily:
     name = "helpdesk"
-    version = "1"
+    version = "2"
     description = "Customer-support tickets: refunds, exchanges, address changes and cancellations under a policy."
     templates = TEMPLATES
     image = None
 
     def generate(self, seed: int, split: Split) -> Task:
-        rng = random.Random(f"{self.name}:{split}:{seed}")
-        template = TEMPLATES[seed % len(TEMPLATES)]
-        scenario = build_scenario(template, seed, split, rng)
+        rng = rng_for(self.name, split, seed)
+        template = template_for(seed, TEMPLATES)
+        scenario = build_scenario(template, level_for(seed, TEMPLATES), split, rng)
+        changes = bool(scenario.params["reference_writes"])
+        reply = Subgoal(name="reply", description="Reply on the ticket with the outcome and the facts the customer "
+                        "needs (amounts, address, new variant, or the reason for a refusal), claiming nothing else.",
+                        checks=["reply_sent", "reply_mentions_facts", "reply_consistent"])
+        if not changes:  # the policy allows no change: the reply is the whole task, and changing nothing its rule
+            reply.checks += ["database_state", "no_forbidden_action"]
+        act = Subgoal(name="act", description="Make exactly the changes the policy allows (refund, exchange, "
+                      "address change, cancellation or escalation) and nothing else.",
+                      checks=["database_state", "no_forbidden_action"])
         return Task(
             family=self.name,
             version=self.version,
@@ -33,14 +41,7 @@ class HelpdeskFamily:
             split=split,
             template=template,
             instructions=scenario.instructions,
-            subgoals=[
-                Subgoal(name="act", description="Make exactly the changes the policy allows (refund, exchange, "
-                        "address change, cancellation or escalation) and nothing else.",
-                        checks=["database_state", "no_forbidden_action"]),
-                Subgoal(name="reply", description="Reply on the ticket with the outcome and the facts the customer "
-                        "needs (amounts, address, new variant, or the reason for a refusal).",
-                        checks=["reply_sent", "reply_mentions_facts"]),
-            ],
+            subgoals=[act, reply] if changes else [reply],
             limits=Limits(max_steps=20 + 5 * scenario.difficulty),
             human_minutes=scenario.human_minutes,
             difficulty=scenario.difficulty,
@@ -53,10 +54,10 @@ class HelpdeskFamily:
     async def setup(self, task: Task, sandbox: Sandbox) -> State:
         return HelpdeskState(Database.model_validate(task.params["db"]))
 
-    async def check(self, task: Task, sandbox: Sandbox, state: State) -> CheckResult:
+    async def check(self, task: Task, sandbox: Sandbox | GradingView, state: State) -> CheckResult:
         assert isinstance(state, HelpdeskState)
         checks = [check_database(task, state), check_collateral(task, state), *check_reply(task, state)]
         return CheckResult(checks=checks)
 
     def solution(self, task: Task) -> list[ToolCall]:
-        return [ToolCall(name=c["name"], arguments=dict(c["arguments"])) for c in task.params["solution"]]
+        return steps_from(task.params["solution"])

@@ -35,7 +35,12 @@ SUBJECTS = {
     "refund": "Refund request", "exchange": "Exchange request", "address": "Change of delivery address",
     "cancel": "Cancel my order",
 }
-MINUTES = {"refund": 4.0, "exchange": 5.0, "address": 4.0, "cancel": 3.0}
+# A person's time to look a request up, decide it under the policy and carry it out.
+MINUTES = {"refund": 3.0, "exchange": 4.0, "address": 3.0, "cancel": 2.5}
+IDENTITY_MINUTES = 4.0  # working out that the order is someone else's
+# Reading ticket and policy, and writing the reply; then each level of distractors (other orders,
+# namesakes, other tickets) to rule out.
+BASE_MINUTES, REPLY_MINUTES, DISTRACTOR_MINUTES = 2.0, 2.0, 1.5
 
 
 @dataclass
@@ -60,14 +65,14 @@ def _requests_for(template: str, b: Builder, customer: Any, policy: dict[str, in
     if template in single:
         kind, outcome = single[template]
         return [make_request(b, customer, kind, outcome, policy, extra)]
-    if template == "multi_request":
-        allowed_kind, refused_kind = rng.sample(KINDS, 2)
-        pair = [
-            make_request(b, customer, allowed_kind, "ok", policy, extra),
-            make_request(b, customer, refused_kind, rng.choice(REFUSALS[refused_kind]), policy, extra),
-        ]
-        rng.shuffle(pair)
-        return pair
+    if template == "multi_request":  # one request to carry out, one to refuse, from level 4 a third
+        kinds = rng.sample(KINDS, 3 if extra >= 3 else 2)
+        outcomes = ["ok", rng.choice(REFUSALS[kinds[1]])]
+        if len(kinds) == 3:
+            outcomes.append(rng.choice(["ok", *REFUSALS[kinds[2]]]))
+        several = [make_request(b, customer, k, o, policy, extra) for k, o in zip(kinds, outcomes, strict=True)]
+        rng.shuffle(several)
+        return several
     # identity_mismatch: the order asked about belongs to someone else (at higher difficulty a namesake)
     owner = b.customer(customer.name if extra else None)
     kind = rng.choice(KINDS)
@@ -82,9 +87,8 @@ def _requests_for(template: str, b: Builder, customer: Any, policy: dict[str, in
     return [request]
 
 
-def build_scenario(template: str, seed: int, split: Split, rng: random.Random) -> Scenario:
+def build_scenario(template: str, difficulty: int, split: Split, rng: random.Random) -> Scenario:
     b = Builder(rng, split)
-    difficulty = 3 if template == "multi_request" else rng.choice([1, 2, 3])
     extra = difficulty - 1  # distractors grow with difficulty
     store = rng.choice(pools.STORES[split])
     policy = {"window_days": rng.choice([14, 30, 45, 60]), "threshold_cents": rng.choice([150, 200, 250, 300]) * 100}
@@ -113,29 +117,35 @@ def build_scenario(template: str, seed: int, split: Split, rng: random.Random) -
                 write["arguments"]["ticket_id"] = ticket.id
     policy_str = policy_text(store, policy["window_days"], policy["threshold_cents"])
     reply = "Hello " + first + ",\n" + " ".join(r.reply for r in requests) + "\nKind regards,\nCustomer Support"
+    writes = [w for r in requests for w in r.writes]
+    act = "act" if writes else "reply"  # with nothing to change, looking up serves the reply
     solution = [
-        call("read_policy"),
-        call("get_ticket", ticket_id=ticket.id),
-        call("find_customer", email=customer.email),
-        *[c for r in requests if r.on_account for c in (call("get_order", order_id=r.order_id), *r.lookups)],
-        *[w for r in requests for w in r.writes],
-        call("reply", ticket_id=ticket.id, message=reply),
-    ]
+        {**c, "subgoal": act} for c in (
+            call("read_policy"),
+            call("get_ticket", ticket_id=ticket.id),
+            call("find_customer", email=customer.email),
+            *[c for r in requests if r.on_account for c in (call("get_order", order_id=r.order_id), *r.lookups)],
+            *writes,
+        )
+    ] + [{**call("reply", ticket_id=ticket.id, message=reply), "subgoal": "reply"}]
     params = {
         "store": store,
         "policy": policy_str,
+        "threshold_cents": policy["threshold_cents"],
         "ticket_id": ticket.id,
         "customer_id": customer.id,
-        "requests": [{"kind": r.kind, "outcome": r.outcome, "order_id": r.order_id} for r in requests],
-        "reference_writes": [w for r in requests for w in r.writes],
+        "requests": [{"kind": r.kind, "outcome": r.outcome, "order_id": r.order_id, "on_account": r.on_account}
+                     for r in requests],
+        "reference_writes": writes,
         "facts": [f for r in requests for f in r.facts],
         "solution": solution,
         "db": b.db.model_dump(),
     }
     instructions = [p.format(store=store, today=b.db.today, tid=ticket.id, email=customer.email, subject=subject,
                              body=body, policy=policy_str) for p in PARAPHRASES]
-    minutes = sum(MINUTES[r.kind] for r in requests) + 2.0 * difficulty
-    return Scenario(template, difficulty, instructions, params, minutes)
+    work = sum(MINUTES[r.kind] if r.on_account else IDENTITY_MINUTES for r in requests)
+    minutes = BASE_MINUTES + work + REPLY_MINUTES + DISTRACTOR_MINUTES * extra
+    return Scenario(template, difficulty, instructions, params, round(minutes, 1))
 
 
 PARAPHRASES = [

@@ -217,24 +217,31 @@ def _writer(name: str):  # type: ignore[no-untyped-def]
     return run
 
 
+def _read(name: str, description: str, args: type[BaseModel], run: Any) -> Tool:
+    return Tool(name, description, args, run, effect="read")
+
+
+def _write(name: str, description: str, args: type[BaseModel]) -> Tool:
+    return Tool(name, description, args, _writer(name), effect="change")
+
+
 def helpdesk_tools() -> list[Tool]:
     return [
-        Tool("read_policy", "Show the store's customer-support policy.", NoArgs, _read_policy),
-        Tool("get_ticket", "Show a support ticket: sender, subject, message and replies so far.", TicketArgs,
-             _get_ticket),
-        Tool("find_customer", "Find customers by exact email or by (part of) their name.", FindCustomerArgs,
-             _find_customer),
-        Tool("get_customer", "Show a customer's profile and order ids.", CustomerArgs, _get_customer),
-        Tool("list_orders", "List a customer's orders with status and totals.", CustomerArgs, _list_orders),
-        Tool("get_order", "Show an order: status, dates, items (with ids and prices), address, payment.", OrderArgs,
-             _get_order),
-        Tool("get_product", "Show a product's variants with their ids, prices and stock.", ProductArgs, _get_product),
-        Tool("refund", "Refund items of an order to the original payment method.", RefundArgs, _writer("refund")),
-        Tool("exchange", "Replace an item of an order by another variant; emails the customer a return label.",
-             ExchangeArgs, _writer("exchange")),
-        Tool("update_address", "Change the shipping address of an order.", UpdateAddressArgs,
-             _writer("update_address")),
-        Tool("cancel_order", "Cancel an order and refund what is left of it.", CancelArgs, _writer("cancel_order")),
-        Tool("escalate", "Hand a ticket to a supervisor with a note.", EscalateArgs, _writer("escalate")),
-        Tool("reply", "Send a message to the customer on a ticket.", ReplyArgs, _writer("reply")),
+        _read("read_policy", "Show the store's customer-support policy.", NoArgs, _read_policy),
+        _read("get_ticket", "Show a support ticket: sender, subject, message and replies so far.", TicketArgs,
+              _get_ticket),
+        _read("find_customer", "Find customers by exact email or by (part of) their name.", FindCustomerArgs,
+              _find_customer),
+        _read("get_customer", "Show a customer's profile and order ids.", CustomerArgs, _get_customer),
+        _read("list_orders", "List a customer's orders with status and totals.", CustomerArgs, _list_orders),
+        _read("get_order", "Show an order: status, dates, items (with ids and prices), address, payment.", OrderArgs,
+              _get_order),
+        _read("get_product", "Show a product's variants with their ids, prices and stock.", ProductArgs, _get_product),
+        _write("refund", "Refund items of an order to the original payment method.", RefundArgs),
+        _write("exchange", "Replace an item of an order by another variant; emails the customer a return label.",
+               ExchangeArgs),
+        _write("update_address", "Change the shipping address of an order.", UpdateAddressArgs),
+        _write("cancel_order", "Cancel an order and refund what is left of it.", CancelArgs),
+        _write("escalate", "Hand a ticket to a supervisor with a note.", EscalateArgs),
+        _write("reply", "Send a message to the customer on a ticket.", ReplyArgs),
     ]

@@ -130,11 +130,13 @@ async def _submit_form(args: SubmitFormArgs, ctx: ToolContext) -> str:
 def browser_tools() -> list[Tool]:
     return [
         Tool("open_url", "Open an intranet page by URL; returns the page as text with numbered links.",
-             OpenUrlArgs, _open_url),
-        Tool("follow_link", "Follow link [n] of the current page.", FollowLinkArgs, _follow_link),
-        Tool("back", "Go back to the previous page.", NoArgs, _back),
-        Tool("search", "Search the intranet; returns a results page with numbered links.", SearchArgs, _search),
-        Tool("fill_field", "Type a value into a field of the form on the current page.", FillFieldArgs, _fill_field),
+             OpenUrlArgs, _open_url, effect="read"),
+        Tool("follow_link", "Follow link [n] of the current page.", FollowLinkArgs, _follow_link, effect="read"),
+        Tool("back", "Go back to the previous page.", NoArgs, _back, effect="read"),
+        Tool("search", "Search the intranet; returns a results page with numbered links.", SearchArgs, _search,
+             effect="read"),
+        Tool("fill_field", "Type a value into a field of the form on the current page.", FillFieldArgs, _fill_field,
+             effect="change"),
         Tool("submit_form", "Submit a form on the current page; shows a confirmation or the errors to fix.",
-             SubmitFormArgs, _submit_form),
+             SubmitFormArgs, _submit_form, effect="change"),
     ]

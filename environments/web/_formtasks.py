@@ -125,8 +125,8 @@ def visitor_registration(b: SiteBuilder) -> Scenario:
     host = site.person(team.lead)
     assert host is not None
     today = dt.date.fromisoformat(site.today)
-    # difficulty 1: a Monday-Thursday holiday; 2: a Friday; 3: a Thursday with a bridge day on Friday
-    weekday = {1: rng.randint(0, 3), 2: 4, 3: 3}[b.difficulty]
+    # difficulty 1: a Monday-Thursday holiday; 2: a Friday; from 3: a Thursday with a bridge day on Friday
+    weekday = {1: rng.randint(0, 3), 2: 4}.get(b.difficulty, 3)
     while True:
         day = today + dt.timedelta(days=rng.randint(10, 70))
         day += dt.timedelta(days=(weekday - day.weekday()) % 7)

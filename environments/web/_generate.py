@@ -205,7 +205,7 @@ def base_site(rng: random.Random, split: Split, difficulty: int) -> SiteBuilder:
     b = SiteBuilder(rng, split, difficulty)
     b.holidays(6)
     b.teams(count=3 + difficulty, members=2 + difficulty)
-    b.rooms(per_building=1 + difficulty)
-    b.wiki(3 + 2 * difficulty)
+    b.rooms(per_building=1 + min(difficulty, 4))  # the pool of room names runs out beyond
+    b.wiki(min(3 + 2 * difficulty, len(pools.HOWTOS[split])))
     b.supplies()
     return b

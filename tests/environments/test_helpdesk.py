@@ -3,33 +3,33 @@ catch policy violations, collateral writes and replies that leave out what the c
 
 from __future__ import annotations
 
+from statistics import mean
 from typing import Any
 
 import pytest
 
-from arena.agents.scripted import ScriptedAgent
 from arena.environments.helpdesk import HelpdeskFamily
-from arena.environments.helpdesk._checks import amounts_in, fact_present
-from arena.episode import run_episode
+from arena.environments.helpdesk._checks import amounts_in, fact_present, money_in
 from arena.errors import ToolError
 from arena.sandbox import NullSandbox
+from arena.testing.family_check import Replay, replay
 from arena.tools import Toolbox, ToolContext, run_tool
-from arena.types import Action, EpisodeResult, Task, ToolCall
+from arena.types import Task, ToolCall
 
 FAMILY = HelpdeskFamily()
 SEEDS = range(100)
 
 
-async def play(task: Task, agent: Any) -> EpisodeResult:
-    return await run_episode(FAMILY, task, agent, NullSandbox())
+async def play(task: Task, calls: list[ToolCall]) -> Replay:
+    return await replay(FAMILY, task, [*calls, ToolCall(name="submit")])
 
 
 def calls_of(task: Task) -> list[ToolCall]:
     return FAMILY.solution(task)
 
 
-def scripted(calls: list[ToolCall]) -> ScriptedAgent:
-    return ScriptedAgent([Action(tool_calls=[c]) for c in calls] + [Action.submit()])
+def scripted(calls: list[ToolCall]) -> list[ToolCall]:
+    return calls
 
 
 def task_where(template: str, predicate: Any = lambda t: True, split: str = "dev") -> Task:
@@ -40,8 +40,8 @@ def task_where(template: str, predicate: Any = lambda t: True, split: str = "dev
     raise AssertionError(f"no {template} task matches")
 
 
-def failed(result: EpisodeResult) -> set[str]:
-    return {c.name for c in result.checks if not c.passed}
+def failed(result: Replay) -> set[str]:
+    return {c.name for c in result.checks.checks if not c.passed}
 
 
 def asked_item(task: Task, order_id: str) -> dict[str, Any]:
@@ -68,8 +68,13 @@ def with_reply(calls: list[ToolCall], message: str) -> list[ToolCall]:
 def test_every_template_appears_and_difficulty_varies() -> None:
     tasks = [FAMILY.generate(s, "dev") for s in SEEDS]
     assert {t.template for t in tasks} == set(FAMILY.templates)
-    assert {t.difficulty for t in tasks} == {1, 2, 3}
+    assert {t.difficulty for t in tasks} == {1, 2, 3, 4, 5}
     assert all(len(set(t.instructions)) >= 3 for t in tasks)
+    for template in FAMILY.templates:  # more distractors and requests take a person longer
+        minutes = [mean(t.human_minutes for t in tasks if t.template == template and t.difficulty == d)
+                   for d in range(1, 6)]
+        assert minutes == sorted(minutes) and minutes[-1] > 1.5 * minutes[0], (template, minutes)
+    assert {len(t.params["requests"]) for t in tasks if t.template == "multi_request"} == {2, 3}
 
 
 def test_generation_is_deterministic() -> None:
@@ -166,9 +171,10 @@ async def test_a_reply_without_the_refund_amount_fails_only_the_facts_check() ->
 
 
 async def test_no_reply_fails_the_reply_checks() -> None:
-    task = task_where("cancellation")
+    task = task_where("cancellation", lambda t: bool(t.params["reference_writes"]))
     result = await play(task, scripted([c for c in calls_of(task) if c.name != "reply"]))
     assert failed(result) == {"reply_sent", "reply_mentions_facts"}
+    assert result.checks.score == pytest.approx(1 / 3)  # the cancellation was made; the reply is missing
 
 
 async def test_multi_request_doing_both_requests_fails() -> None:
@@ -193,7 +199,52 @@ async def test_another_route_and_wording_to_the_same_state_passes() -> None:
     calls = [ToolCall(name="get_order", arguments={"order_id": write["order_id"]}), update,
              ToolCall(name="reply", arguments={"ticket_id": task.params["ticket_id"], "message": message})]
     result = await play(task, scripted(calls))
-    assert result.outcome == "success", result.checks
+    assert result.checks.success, result.checks
+
+
+EVERY_EXCUSE = (
+    "I am sorry: the return window has passed, the item is out of stock, the order has already shipped, "
+    "I have escalated your ticket to a supervisor, and I could not verify that the order belongs to your account."
+)
+
+
+@pytest.mark.parametrize("template", ["refund_outside_window", "exchange", "address_change", "cancellation",
+                                      "identity_mismatch"])
+async def test_a_reply_listing_every_excuse_fails(template: str) -> None:
+    """Changing nothing and giving every possible reason states the right one too, and must still fail."""
+    task = task_where(template, lambda t: not t.params["reference_writes"])
+    reply = ToolCall(name="reply", arguments={"ticket_id": task.params["ticket_id"], "message": EVERY_EXCUSE})
+    result = await play(task, [reply])
+    assert failed(result) == {"reply_consistent"}, result.checks
+    right = await play(task, [c for c in calls_of(task) if c.name == "reply"])
+    assert right.checks.success, right.checks
+
+
+async def test_a_reply_quoting_every_amount_fails() -> None:
+    task = task_where("refund_in_window", lambda t: t.difficulty >= 3)
+    every = sorted({i["amount_cents"] if "amount_cents" in i else i["price_cents"] * i["quantity"]
+                    for o in task.params["db"]["orders"].values() for i in o["items"]})
+    message = "Refunded: " + ", ".join(f"${c // 100}.{c % 100:02d}" for c in every)
+    result = await play(task, with_reply(calls_of(task), message))
+    assert failed(result) == {"reply_consistent"}, result.checks
+
+
+async def test_natural_wording_of_a_granted_request_claims_nothing_it_should_not() -> None:
+    for template, message in [
+        ("refund_in_window", "Since it is within our {window}-day window, I refunded {amount} to your card."),
+        ("exchange", "The exchange is arranged and the return label is on its way to your inbox: {variant}."),
+    ]:
+        task = task_where(template, lambda t: bool(t.params["reference_writes"]))
+        fact = task.params["facts"][0]
+        filled = message.format(window=30, amount="${}.{:02d}".format(*divmod(fact.get("amount_cents", 0), 100)),
+                                variant=fact.get("any", [""])[0])
+        result = await play(task, with_reply(calls_of(task), filled))
+        assert result.checks.success, (template, result.checks)
+
+
+def test_money_is_read_as_money() -> None:
+    assert money_in("refunded $1,234.50 and 12.99 to Visa ending 4242 at 742 Elm Street 94110") == {123450, 1299}
+    assert money_in("a $45 refund") == {4500} and money_in("size 10.5, 2024-03-05") == set()
 
 
 def test_reply_facts_are_matched_leniently() -> None:

@@ -17,14 +17,15 @@ from typing import TypeVar
 
 import pytest
 
-from arena.agents.scripted import ScriptedAgent
 from arena.environments.repair import RepairFamily
-from arena.environments.repair.family import TEMPLATES, draw, grade, weakened_tests
+from arena.environments.repair.family import LEVELS, TEMPLATES, draw
+from arena.environments.repair.grading import run_suites, weakened_tests
 from arena.environments.repair.library import Library, mutate, render_test_file
-from arena.episode import run_episode
+from arena.grading import open_grading
 from arena.sandbox import SandboxConfig, open_sandbox
+from arena.testing.family_check import Replay, replay
 from arena.tools import Toolbox, ToolContext, run_tool
-from arena.types import SPLITS, Action, EpisodeResult, Task, ToolCall
+from arena.types import SPLITS, Task, ToolCall
 
 FAMILY = RepairFamily()
 SEEDS = range(100)
@@ -49,20 +50,16 @@ async def in_batches(items: Iterable[T], run: Callable[[T], Awaitable[object]], 
     return out
 
 
-async def play(task: Task, agent: object, config: SandboxConfig = PROCESS) -> EpisodeResult:
-    sandbox = await open_sandbox(config, image=FAMILY.image or "", labels={})
-    try:
-        return await run_episode(FAMILY, task, agent, sandbox)  # type: ignore[arg-type]
-    finally:
-        await sandbox.close()
+async def play(task: Task, calls: list[ToolCall], config: SandboxConfig = PROCESS) -> Replay:
+    return await replay(FAMILY, task, calls, sandbox=config)
 
 
 def all_tasks() -> list[Task]:
     return [FAMILY.generate(seed, split) for split in SPLITS for seed in SEEDS]
 
 
-def checks_of(result: EpisodeResult) -> dict[str, bool]:
-    return {c.name: c.passed for c in result.checks}
+def checks_of(result: Replay) -> dict[str, bool]:
+    return result.passed
 
 
 # ------------------------------------------------------------------ generation
@@ -86,12 +83,15 @@ def test_dev_and_test_splits_differ() -> None:
         assert FAMILY.generate(seed, "dev").files != FAMILY.generate(seed, "test").files
 
 
-def test_difficulty_grows_with_the_number_of_bugs() -> None:
+def test_difficulty_and_minutes_grow_with_the_bugs_and_how_well_they_hide() -> None:
     tasks = all_tasks()
-    assert {t.difficulty for t in tasks} == {1, 2, 3}
+    assert {(t.template, t.difficulty) for t in tasks} == {(n, d) for n in TEMPLATES for d in LEVELS}
     for task in tasks:
-        assert len(task.params["bugs"]) == task.difficulty
+        assert len(task.params["bugs"]) == len(LEVELS[task.difficulty])
         assert task.limits.max_steps >= 20
+    minutes = {d: [t.human_minutes for t in tasks if t.difficulty == d] for d in LEVELS}
+    assert all(max(minutes[d]) < min(minutes[d + 1]) for d in range(1, 5)), minutes
+    assert min(minutes[1]) >= 8 and max(minutes[5]) >= 60
 
 
 def test_instructions_are_paraphrases_without_answers() -> None:
@@ -108,7 +108,7 @@ def test_instructions_are_paraphrases_without_answers() -> None:
 def test_solution_reverts_each_bug_exactly() -> None:
     for task in all_tasks():
         calls = FAMILY.solution(task)
-        assert [c.name for c in calls] == ["edit"] * task.difficulty + ["submit"]
+        assert [c.name for c in calls] == ["edit"] * len(task.params["bugs"]) + ["submit"]
         files = dict(task.files)
         for call in calls[:-1]:
             args = call.arguments
@@ -177,23 +177,29 @@ def run_in_process(library: Library, files: dict[str, str]) -> dict[str, bool]:
 
 
 def test_hidden_tests_catch_every_bug_and_visible_tests_fail() -> None:
-    """For every task: the original passes everything; each single bug fails every test declared to
-    catch it; every non-empty subset of the injected bugs fails the hidden suite; the visible tests
-    fail on the task as shipped."""
+    """For every task: the original passes everything; each single bug fails exactly the tests
+    declared to catch it; every non-empty subset of the injected bugs fails the hidden suite; the
+    visible tests fail on the task as shipped, and pass once the bugs they show are fixed (the
+    first subgoal), while the hidden suite still fails on the bugs they do not show."""
     for split, seed in itertools.product(SPLITS, SEEDS):
         drawn = draw(seed, split)
         lib, where = drawn.library, f"{split}/{seed}"
         assert all(run_in_process(lib, lib.files).values()), where
+        for key in lib.sites:
+            results = run_in_process(lib, mutate(lib, [key]))
+            wrong = [t.name for t in lib.tests if results[t.name] == (key in t.catches)]
+            assert not wrong, f"{where}: {wrong} pass or fail against their declaration for {key}"
         visible = {t.name for t in drawn.visible}
         for size in range(1, len(drawn.bugs) + 1):
             for subset in itertools.combinations(drawn.bugs, size):
                 results = run_in_process(lib, mutate(lib, subset))
                 assert not all(results.values()), f"{where}: hidden tests miss {subset}"
-                if size == 1:
-                    missed = [t.name for t in lib.tests if subset[0] in t.catches and results[t.name]]
-                    assert not missed, f"{where}: {missed} declared to catch {subset[0]} but pass"
                 if size == len(drawn.bugs):
                     assert not all(results[name] for name in visible), f"{where}: visible tests pass"
+        unseen = [b for b in drawn.bugs if b not in drawn.shown]
+        if unseen:
+            results = run_in_process(lib, mutate(lib, unseen))
+            assert all(results[name] for name in visible), f"{where}: {unseen} fail a visible test"
 
 
 # ------------------------------------------------------------------ real pytest in the sandbox
@@ -201,16 +207,24 @@ def test_hidden_tests_catch_every_bug_and_visible_tests_fail() -> None:
 
 @pytest.mark.usefixtures("debian_python")
 async def test_shipped_bugs_fail_both_suites_in_the_sandbox() -> None:
+    """The real grading run (not the shortcut for an unchanged package) on every task as shipped."""
     async def graded(task: Task) -> tuple[str, bool, bool, list[str]]:
         sandbox = await open_sandbox(PROCESS, image="arena-python", labels={})
         try:
             await FAMILY.setup(task, sandbox)
-            results, _ = await grade(task, sandbox)
-            return task.id, results["hidden"].ok, results["visible"].ok, await weakened_tests(task, sandbox)
+            p = task.params
+            package = {path: task.files[path].encode() for path in p["package_sha256"]}
+            visible = {path: task.files[path] for path in p["visible_sha256"]}
+            async with open_grading(sandbox, final=True) as view:
+                results = await run_suites(view, package, visible, p["hidden_tests"])
+                weakened = await weakened_tests(view, p["visible_sha256"], p["shipped_config"])
+            return task.id, results["hidden"].ok, results["visible"].ok, weakened
         finally:
             await sandbox.close()
 
-    outcomes = await in_batches(all_tasks(), graded)
+    # One task per template and level of each split; the in-process test above covers every seed.
+    tasks = [FAMILY.generate(seed, split) for split in SPLITS for seed in range(len(TEMPLATES) * len(LEVELS))]
+    outcomes = await in_batches(tasks, graded)
     wrong = [o for o in outcomes if o[1] or o[2] or o[3]]  # type: ignore[index]
     assert not wrong, f"suites passing on buggy code, or tests flagged as weakened: {wrong[:5]}"
 
@@ -222,7 +236,7 @@ async def test_shipped_bugs_fail_both_suites_in_the_sandbox() -> None:
 
 @pytest.mark.usefixtures("debian_python")
 async def test_run_tests_reports_failures_as_output() -> None:
-    task = next(t for t in (FAMILY.generate(s, "dev") for s in SEEDS) if t.difficulty == 1)
+    task = next(t for t in (FAMILY.generate(s, "dev") for s in SEEDS) if len(t.params["bugs"]) == 1)
     sandbox = await open_sandbox(PROCESS, image="arena-python", labels={})
     try:
         toolbox = Toolbox.of(FAMILY.tools(task))
@@ -242,32 +256,28 @@ async def test_run_tests_reports_failures_as_output() -> None:
 # ------------------------------------------------------------------ wrong-but-plausible solutions
 
 
-def edits(task: Task) -> list[Action]:
-    return [Action(tool_calls=[call]) for call in FAMILY.solution(task)[:-1]]
+def edits(task: Task) -> list[ToolCall]:
+    return FAMILY.solution(task)[:-1]
 
 
 @pytest.mark.usefixtures("debian_python")
 @pytest.mark.parametrize("template", TEMPLATES)
 async def test_fixing_only_the_visible_symptoms_fails_hidden_tests(template: str) -> None:
     """Fix only the bugs the visible tests show: the visible tests pass, the hidden ones do not."""
-    for seed in SEEDS:
-        drawn = draw(seed, "dev")
-        shown = set().union(*(t.catches for t in drawn.visible))
-        if drawn.template == template and drawn.difficulty == 3 and drawn.bugs[2] not in shown:
-            break
-    else:
-        pytest.skip(f"no {template} task hides its third bug from the visible tests")
-    task = FAMILY.generate(seed, "dev")
-    result = await play(task, ScriptedAgent(edits(task)[:2]))
-    assert checks_of(result) == {"tests_not_weakened": True, "visible_tests_pass": True, "hidden_tests_pass": False}
+    task = next(t for t in (FAMILY.generate(s, "dev") for s in SEEDS)
+                if t.template == template and not all(b["shown"] for b in t.params["bugs"]))
+    shown = [call for call in edits(task) if call.subgoal == "visible_tests_green"]
+    result = await play(task, shown)
+    assert checks_of(result) == {"tests_not_weakened": True, "package_code_allowed": True,
+                                 "visible_tests_pass": True, "hidden_tests_pass": False}
 
 
 @pytest.mark.usefixtures("debian_python")
 async def test_leaving_one_bug_fails_hidden_tests() -> None:
     for template in TEMPLATES:
         task = next(t for t in (FAMILY.generate(s, "test") for s in SEEDS) if t.template == template
-                    and t.difficulty >= 2)
-        result = await play(task, ScriptedAgent(edits(task)[:-1]))
+                    and len(t.params["bugs"]) >= 2)
+        result = await play(task, edits(task)[:-1])
         assert checks_of(result)["hidden_tests_pass"] is False, task.id
         assert checks_of(result)["tests_not_weakened"] is True, task.id
 
@@ -277,7 +287,7 @@ async def test_rewriting_the_visible_tests_is_caught() -> None:
     task = FAMILY.generate(4, "dev")
     path = sorted(task.params["visible_sha256"])[0]
     gutted = task.files[path].split("\n\n\ndef ")[0] + "\n\n\ndef test_nothing():\n    assert True\n"
-    result = await play(task, ScriptedAgent([Action.call("write_file", path=path, content=gutted)]))
+    result = await play(task, [ToolCall(name="write_file", arguments={"path": path, "content": gutted})])
     assert checks_of(result)["tests_not_weakened"] is False
     assert checks_of(result)["hidden_tests_pass"] is False
 
@@ -289,6 +299,9 @@ async def test_a_skipping_conftest_is_caught_and_ignored_by_grading() -> None:
                "    for item in items:\n        item.add_marker(pytest.mark.skip)\n"
     # A harmless edit, so the package differs from the shipped one and grading really runs pytest.
     old = "from __future__ import annotations\n"
-    touch = Action.call("edit", path=task.params["bugs"][0]["path"], old=old, new=old + "\n# reviewed\n")
-    result = await play(task, ScriptedAgent([Action.call("write_file", path="conftest.py", content=conftest), touch]))
-    assert checks_of(result) == {"tests_not_weakened": False, "hidden_tests_pass": False, "visible_tests_pass": False}
+    touch = ToolCall(name="edit", arguments={"path": task.params["bugs"][0]["path"], "old": old,
+                                             "new": old + "\n# reviewed\n"})
+    conftest_call = ToolCall(name="write_file", arguments={"path": "conftest.py", "content": conftest})
+    result = await play(task, [conftest_call, touch])
+    assert checks_of(result) == {"tests_not_weakened": False, "package_code_allowed": True,
+                                 "hidden_tests_pass": False, "visible_tests_pass": False}

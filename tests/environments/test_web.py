@@ -6,21 +6,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from arena.agents.scripted import ScriptedAgent
 from arena.environments.web import WebFamily
 from arena.environments.web._checks import answer_values, check_answer
-from arena.episode import run_episode
 from arena.sandbox import NullSandbox
+from arena.testing.family_check import Replay, replay
 from arena.tools import Toolbox, ToolContext, run_tool
-from arena.types import Action, EpisodeResult, Task, ToolCall
+from arena.types import Task, ToolCall
 
 FAMILY = WebFamily()
 SEEDS = range(100)
 BASE = "http://intranet.local"
 
 
-async def play(task: Task, agent: Any) -> EpisodeResult:
-    return await run_episode(FAMILY, task, agent, NullSandbox())
+async def play(task: Task, calls: list[ToolCall]) -> Replay:
+    if not calls or calls[-1].name != "submit":
+        calls = [*calls, ToolCall(name="submit")]
+    return await replay(FAMILY, task, calls)
 
 
 def task_where(template: str, predicate: Any = lambda t: True, split: str = "dev") -> Task:
@@ -31,12 +32,16 @@ def task_where(template: str, predicate: Any = lambda t: True, split: str = "dev
     raise AssertionError(f"no {template} task matches")
 
 
-def scripted(calls: list[ToolCall]) -> ScriptedAgent:
-    return ScriptedAgent([Action(tool_calls=[c]) for c in calls] + [Action.submit()])
+def scripted(calls: list[ToolCall]) -> list[ToolCall]:
+    return calls
 
 
-def failed(result: EpisodeResult) -> set[str]:
-    return {c.name for c in result.checks if not c.passed}
+def failed(result: Replay) -> set[str]:
+    return {c.name for c in result.checks.checks if not c.passed}
+
+
+def detail(result: Replay, name: str) -> str:
+    return next(c.detail for c in result.checks.checks if c.name == name)
 
 
 def site(task: Task) -> dict[str, Any]:
@@ -59,9 +64,9 @@ def with_fields(task: Task, changes: dict[str, str]) -> list[ToolCall]:
     return out
 
 
-async def answered(task: Task, answer: str) -> EpisodeResult:
+async def answered(task: Task, answer: str) -> Replay:
     calls = [c for c in FAMILY.solution(task) if c.name != "submit"]
-    return await play(task, scripted([*calls, ToolCall(name="submit", arguments={"answer": answer})]))
+    return await play(task, [*calls, ToolCall(name="submit", arguments={"answer": answer})])
 
 
 # ---------------------------------------------------------------- acceptance
@@ -77,7 +82,7 @@ async def answered(task: Task, answer: str) -> EpisodeResult:
 def test_every_template_appears_and_difficulty_varies() -> None:
     tasks = [FAMILY.generate(s, "test") for s in SEEDS]
     assert {t.template for t in tasks} == set(FAMILY.templates)
-    assert {t.difficulty for t in tasks} == {1, 2, 3}
+    assert {t.difficulty for t in tasks} == {1, 2, 3, 4, 5}
     assert all(len(set(t.instructions)) >= 3 for t in tasks)
 
 
@@ -117,7 +122,7 @@ async def test_owner_extension_instead_of_manager_fails() -> None:
     owner = person(task, username=owner_username)
     result = await answered(task, owner["ext"])
     assert failed(result) == {"answer_value"}
-    assert (await answered(task, f"Ext. {task.params['answer']['value']}")).outcome == "success"
+    assert (await answered(task, f"Ext. {task.params['answer']['value']}")).checks.success
 
 
 async def test_last_weeks_on_call_office_fails() -> None:
@@ -126,7 +131,7 @@ async def test_last_weeks_on_call_office_fails() -> None:
     last_week = person(task, username=team["oncall"][0][1])
     result = await answered(task, last_week["office"])
     assert failed(result) == {"answer_value"}
-    assert (await answered(task, task.params["answer"]["value"].lower().replace("-", " "))).outcome == "success"
+    assert (await answered(task, task.params["answer"]["value"].lower().replace("-", " "))).checks.success
 
 
 async def test_namesakes_manager_fails() -> None:
@@ -157,11 +162,26 @@ async def test_booking_a_room_in_another_building_fails_and_an_extra_booking_is_
                      and not any(b[0] == expected["date"] and b[1] < expected["end"] and expected["start"] < b[2]
                                  for b in r["bookings"]))
     result = await play(task, scripted(booking(elsewhere["id"], expected)))
-    assert failed(result) == {"form_recorded"}
-    assert f"room expected {room['id']!r}" in result.checks[0].detail
+    assert failed(result) == {"form_filled", "form_recorded"}
+    assert f"room expected {room['id']!r}" in detail(result, "form_recorded")
     result = await play(task, scripted([*with_fields(task, {}), *booking(elsewhere["id"], expected)]))
-    assert failed(result) == {"form_recorded"}
-    assert "extra book-room" in result.checks[0].detail
+    assert failed(result) == {"no_other_submissions"}
+    assert "book-room submission" in detail(result, "no_other_submissions")
+
+
+async def test_filling_without_submitting_is_half_the_work() -> None:
+    task = task_where("book_room")
+    typed = [c for c in FAMILY.solution(task) if c.subgoal == "fill_form"]
+    result = await play(task, typed)
+    assert failed(result) == {"form_recorded"} and result.checks.score == 0.5
+
+
+async def test_booking_every_room_is_collateral() -> None:
+    task = task_where("book_room")
+    expected = task.params["expected"][0]["fields"]
+    every = [c for r in site(task)["rooms"] for c in booking(r["id"], expected)]
+    result = await play(task, every)
+    assert "no_other_submissions" in failed(result) and not result.checks.success
 
 
 async def test_supplies_order_with_the_wrong_approver_fails() -> None:
@@ -171,15 +191,15 @@ async def test_supplies_order_with_the_wrong_approver_fails() -> None:
     lead_of_payer = next(t["lead"] for t in site(task)["teams"] if t["cost_center"] == fields["cost_center"])
     wrong = approver["manager"] if approver["username"] == lead_of_payer else lead_of_payer
     result = await play(task, scripted(with_fields(task, {"approver": wrong})))
-    assert failed(result) == {"form_recorded"}
-    assert "approver expected" in result.checks[0].detail
+    assert failed(result) == {"form_filled", "form_recorded"}
+    assert "approver expected" in detail(result, "form_recorded")
 
 
 async def test_supplies_order_below_the_budget_maximum_fails() -> None:
     task = task_where("order_supplies")
     quantity = int(task.params["expected"][0]["fields"]["quantity"])
     result = await play(task, scripted(with_fields(task, {"quantity": str(quantity - 1)})))
-    assert failed(result) == {"form_recorded"}
+    assert failed(result) == {"form_filled", "form_recorded"}
 
 
 async def test_visitor_in_the_wrong_building_fails() -> None:
@@ -187,18 +207,19 @@ async def test_visitor_in_the_wrong_building_fails() -> None:
     fields = task.params["expected"][0]["fields"]
     other = next(b["code"] for b in site(task)["buildings"] if b["code"] != fields["building"])
     result = await play(task, scripted(with_fields(task, {"building": other})))
-    assert failed(result) == {"form_recorded"}
+    assert failed(result) == {"form_filled", "form_recorded"}
 
 
 async def test_visitor_on_the_holiday_is_refused_by_the_site() -> None:
-    task = task_where("visitor_registration", lambda t: t.difficulty == 3)
+    task = task_where("visitor_registration", lambda t: t.difficulty >= 3)
     visit = dt.date.fromisoformat(task.params["expected"][0]["fields"]["date"])
     holidays = {h["date"] for h in site(task)["holidays"]}
     bridge = next(d for d in holidays if dt.date.fromisoformat(d) < visit
                   and (visit - dt.date.fromisoformat(d)).days <= 4)
     result = await play(task, scripted(with_fields(task, {"date": bridge})))
-    assert failed(result) == {"form_recorded"}
-    assert "no visitor submission" in result.checks[0].detail
+    assert failed(result) == {"form_filled", "form_recorded"}
+    assert "no visitor submission" in detail(result, "form_recorded")
+    assert "the site would refuse it" in detail(result, "form_filled")
 
 
 # ---------------------------------------------------------------- the browser and the site

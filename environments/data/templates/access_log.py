@@ -10,7 +10,7 @@ from decimal import Decimal
 from arena.types import Split
 
 from ..answers import Expected
-from ..common import INTEGER_FORMAT, ROWS_BY_DIFFICULTY, Problem, near_tie, round_half_up
+from ..common import INTEGER_FORMAT, ROWS_BY_DIFFICULTY, Level, Problem, near_tie, round_half_up
 
 PATHS: dict[Split, tuple[str, ...]] = {
     "dev": ("/", "/login", "/api/orders", "/api/orders/17", "/api/cart", "/static/app.js", "/static/style.css",
@@ -57,11 +57,10 @@ def _log(rng: random.Random, split: Split, count: int) -> tuple[str, list[Reques
     return "\n".join(lines) + "\n", requests
 
 
-def generate(rng: random.Random, split: Split) -> Problem:
-    kind = rng.choice(("server_errors", "static_mib", "top_404", "clients_4xx"))
-    difficulty = {"server_errors": 1, "static_mib": 2, "top_404": 2, "clients_4xx": 3}[kind]
+def generate(rng: random.Random, split: Split, level: Level) -> Problem:
+    kind = level.pick(rng, {"server_errors": 1, "static_mib": 2, "top_404": 2, "clients_4xx": 3})
     while True:
-        log, requests = _log(rng, split, ROWS_BY_DIFFICULTY[difficulty] * 2)
+        log, requests = _log(rng, split, ROWS_BY_DIFFICULTY[level.scale] * 2)
         problem = _question(kind, rng, split, requests)
         if problem is not None:
             break
@@ -74,8 +73,8 @@ def generate(rng: random.Random, split: Split) -> Problem:
     )
     return Problem(
         kind=f"log_{kind}", files={"access.log": log}, context=context, phrasings=phrasings,
-        answer_format=answer_format, expected=expected, solution=READ + code, difficulty=difficulty,
-        human_minutes={1: 6.0, 2: 12.0, 3: 18.0}[difficulty],
+        answer_format=answer_format, expected=expected, solution=READ + code, difficulty=level.level,
+        human_minutes=level.minutes({1: 6.0, 2: 12.0, 3: 18.0}),
     )
 
 

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from arena.types import Split
 
 from ..answers import Expected
-from ..common import INTEGER_FORMAT, Problem, to_csv
+from ..common import INTEGER_FORMAT, Level, Problem, to_csv
 
 EMPLOYEES: dict[Split, tuple[str, ...]] = {
     "dev": ("Alice Brandt", "Bora Yilmaz", "Chen Wei", "Dana Petrova", "Emil Sorensen", "Fatima Zahra",
@@ -70,19 +70,18 @@ def _requests(rng: random.Random, year: int, employees: list[str], count: int) -
     return sorted(out, key=lambda r: r[2])
 
 
-def generate(rng: random.Random, split: Split) -> Problem:
-    kind = rng.choice(("calendar_days", "working_days", "busiest_month", "top_vacation"))
-    difficulty = {"calendar_days": 1, "working_days": 2, "busiest_month": 2, "top_vacation": 3}[kind]
+def generate(rng: random.Random, split: Split, level: Level) -> Problem:
+    kind = level.pick(rng, {"calendar_days": 1, "working_days": 2, "busiest_month": 2, "top_vacation": 3})
     year = rng.choice((2023, 2024) if split == "dev" else (2025, 2026))
     holidays = {date.fromisoformat(f"{year}-{md}"): name for md, name in HOLIDAYS[split]}
-    employees = rng.sample(EMPLOYEES[split], {1: 4, 2: 6, 3: 10}[difficulty])
+    employees = rng.sample(EMPLOYEES[split], {1: 4, 2: 6, 3: 10}[level.scale])
     while True:
-        requests = _requests(rng, year, employees, {1: 12, 2: 25, 3: 50}[difficulty])
+        requests = _requests(rng, year, employees, {1: 12, 2: 25, 3: 50}[level.scale])
         problem = _question(kind, rng, requests, set(holidays))
         if problem is not None:
             break
     phrasings, answer_format, expected, code = problem
-    mixed = difficulty >= 3
+    mixed = level.question >= 3
     rows = [
         [f"LR-{300 + n}", e, t, _date_text(rng, s, mixed), _date_text(rng, f, mixed),
          rng.choice(STATUSES[:4]) if ok else rng.choice(STATUSES[4:])]
@@ -105,7 +104,7 @@ def generate(rng: random.Random, split: Split) -> Problem:
             "public_holidays.json": json.dumps({"year": year, "holidays": listed}, indent=2) + "\n",
         },
         context=context, phrasings=phrasings, answer_format=answer_format, expected=expected,
-        solution=READ + code, difficulty=difficulty, human_minutes={1: 8.0, 2: 15.0, 3: 25.0}[difficulty],
+        solution=READ + code, difficulty=level.level, human_minutes=level.minutes({1: 8.0, 2: 15.0, 3: 25.0}),
     )
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from arena.types import Split
 
 from ..answers import Expected
-from ..common import INTEGER_FORMAT, MONEY_FORMAT, ROWS_BY_DIFFICULTY, Problem, money_answer, money_text, to_csv
+from ..common import INTEGER_FORMAT, MONEY_FORMAT, ROWS_BY_DIFFICULTY, Level, Problem, money_answer, money_text, to_csv
 
 COUNTRIES: dict[Split, tuple[str, ...]] = {
     "dev": ("Germany", "France", "Spain", "Portugal", "Poland"),
@@ -54,14 +54,13 @@ def _customers(rng: random.Random, split: Split, count: int) -> list[dict[str, s
     ]
 
 
-def generate(rng: random.Random, split: Split) -> Problem:
-    kind = rng.choice(("count", "segment_month", "best_customer"))
-    difficulty = {"count": 1, "segment_month": 2, "best_customer": 3}[kind]
+def generate(rng: random.Random, split: Split, level: Level) -> Problem:
+    kind = level.pick(rng, {"count": 1, "segment_month": 2, "best_customer": 3})
     year = 2024 if split == "dev" else 2025
     while True:
-        customers = _customers(rng, split, {1: 10, 2: 18, 3: 30}[difficulty])
+        customers = _customers(rng, split, {1: 10, 2: 18, 3: 30}[level.scale])
         rows, completed = [], []
-        for n in range(ROWS_BY_DIFFICULTY[difficulty]):
+        for n in range(ROWS_BY_DIFFICULTY[level.scale]):
             customer = rng.choice(customers)
             day = date(year, 1, 1) + timedelta(days=rng.randint(0, 364))
             amount = Decimal(rng.randint(500, 450000)) / 100
@@ -92,8 +91,8 @@ def generate(rng: random.Random, split: Split) -> Problem:
         answer_format=answer_format,
         expected=expected,
         solution=READ + code,
-        difficulty=difficulty,
-        human_minutes={1: 8.0, 2: 15.0, 3: 25.0}[difficulty],
+        difficulty=level.level,
+        human_minutes=level.minutes({1: 8.0, 2: 15.0, 3: 25.0}),
     )
 
 

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from arena.types import Split
 
 from ..answers import Expected
-from ..common import INTEGER_FORMAT, Problem
+from ..common import INTEGER_FORMAT, Level, Problem
 
 PACKAGES: dict[Split, tuple[str, ...]] = {
     "dev": ("gridkit", "fastjsonl", "tinyorm", "logfmt-py", "quickplot"),
@@ -61,11 +61,10 @@ def vkey(release: Release) -> Version:
     return major, minor, patch
 
 
-def generate(rng: random.Random, split: Split) -> Problem:
-    kind = rng.choice(("latest", "newer_than", "top_score", "range_list"))
-    difficulty = {"latest": 1, "newer_than": 2, "top_score": 2, "range_list": 3}[kind]
+def generate(rng: random.Random, split: Split, level: Level) -> Problem:
+    kind = level.pick(rng, {"latest": 1, "newer_than": 2, "top_score": 2, "range_list": 3})
     start = date(2021 if split == "dev" else 2022, rng.randint(1, 12), 1)
-    packages = rng.sample(PACKAGES[split], {1: 2, 2: 3, 3: 5}[difficulty])
+    packages = rng.sample(PACKAGES[split], {1: 2, 2: 3, 3: 5}[level.scale])
     releases = [r for p in packages for r in _history(rng, p, start)]
     package = rng.choice(packages)
     own = sorted((r for r in releases if r["package"] == package), key=vkey)
@@ -83,7 +82,7 @@ def generate(rng: random.Random, split: Split) -> Problem:
     return Problem(
         kind=f"releases_{kind}", files={"releases.json": json.dumps(releases, indent=2) + "\n"}, context=context,
         phrasings=phrasings, answer_format=answer_format, expected=expected, solution=READ + code,
-        difficulty=difficulty, human_minutes={1: 5.0, 2: 10.0, 3: 15.0}[difficulty],
+        difficulty=level.level, human_minutes=level.minutes({1: 5.0, 2: 10.0, 3: 15.0}),
     )
 
 

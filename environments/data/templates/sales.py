@@ -10,7 +10,7 @@ from decimal import Decimal
 from arena.types import Split
 
 from ..answers import Expected
-from ..common import MONEY_FORMAT, ROWS_BY_DIFFICULTY, Problem, money_answer, money_text, to_csv
+from ..common import MONEY_FORMAT, ROWS_BY_DIFFICULTY, Level, Problem, money_answer, money_text, to_csv
 
 REGIONS: dict[Split, tuple[str, ...]] = {
     "dev": ("North", "South", "East", "West", "Central"),
@@ -62,14 +62,13 @@ def _rows(rng: random.Random, split: Split, count: int) -> tuple[list[list[str]]
     return rows, orders
 
 
-def generate(rng: random.Random, split: Split) -> Problem:
-    kind = rng.choice(("total", "median", "top_rep", "spread"))
-    difficulty = {"total": 1, "median": 2, "top_rep": 2, "spread": 3}[kind]
+def generate(rng: random.Random, split: Split, level: Level) -> Problem:
+    kind = level.pick(rng, {"total": 1, "median": 2, "top_rep": 2, "spread": 3})
     while True:  # redraw the rare data set whose answer would be ambiguous (a tie)
-        rows, orders = _rows(rng, split, ROWS_BY_DIFFICULTY[difficulty])
+        rows, orders = _rows(rng, split, ROWS_BY_DIFFICULTY[level.scale])
         region = rng.choice(sorted({o[0] for o in orders}))
         product = rng.choice(sorted({o[2] for o in orders}))
-        problem = _question(kind, difficulty, orders, region, product)
+        problem = _question(kind, orders, region, product)
         if problem is not None:
             break
     phrasings, answer_format, expected, code = problem
@@ -89,13 +88,13 @@ def generate(rng: random.Random, split: Split) -> Problem:
         answer_format=answer_format,
         expected=expected,
         solution=READ + code,
-        difficulty=difficulty,
-        human_minutes={1: 8.0, 2: 12.0, 3: 20.0}[difficulty],
+        difficulty=level.level,
+        human_minutes=level.minutes({1: 8.0, 2: 12.0, 3: 20.0}),
     )
 
 
 def _question(
-    kind: str, difficulty: int, orders: list[tuple[str, str, str, Decimal]], region: str, product: str
+    kind: str, orders: list[tuple[str, str, str, Decimal]], region: str, product: str
 ) -> tuple[tuple[str, ...], str, Expected, str] | None:
     in_region = [o[3] for o in orders if o[0] == region]
     if kind == "total":

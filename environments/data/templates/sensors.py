@@ -9,7 +9,7 @@ from fractions import Fraction
 from arena.types import Split
 
 from ..answers import Expected
-from ..common import Problem, to_csv
+from ..common import Level, Problem, to_csv
 
 SENSORS: dict[Split, tuple[str, ...]] = {
     "dev": ("greenhouse-1", "greenhouse-2", "cellar", "attic", "server-room", "garage"),
@@ -64,12 +64,11 @@ def _file(rng: random.Random, readings: list[Reading]) -> str:
     return to_csv(["timestamp", "sensor_id", "temperature_f", "humidity_pct"], rows)
 
 
-def generate(rng: random.Random, split: Split) -> Problem:
-    kind = rng.choice(("max_celsius", "humidity_rounding", "above_threshold", "mean_celsius"))
-    difficulty = {"max_celsius": 1, "humidity_rounding": 2, "above_threshold": 2, "mean_celsius": 3}[kind]
-    sensors = rng.sample(SENSORS[split], {1: 3, 2: 4, 3: 6}[difficulty])
+def generate(rng: random.Random, split: Split, level: Level) -> Problem:
+    kind = level.pick(rng, {"max_celsius": 1, "humidity_rounding": 2, "above_threshold": 2, "mean_celsius": 3})
+    sensors = rng.sample(SENSORS[split], {1: 3, 2: 4, 3: 6}[level.scale])
     while True:
-        readings = _readings(rng, split, sensors, {1: 2, 2: 3, 3: 4}[difficulty])
+        readings = _readings(rng, split, sensors, {1: 2, 2: 3, 3: 4}[level.scale])
         problem = _question(kind, rng, sensors, readings)
         if problem is not None:
             break
@@ -83,7 +82,7 @@ def generate(rng: random.Random, split: Split) -> Problem:
     return Problem(
         kind=f"sensors_{kind}", files={"readings.csv": _file(rng, readings)}, context=context,
         phrasings=phrasings, answer_format=answer_format, expected=expected, solution=READ + code,
-        difficulty=difficulty, human_minutes={1: 6.0, 2: 12.0, 3: 18.0}[difficulty],
+        difficulty=level.level, human_minutes=level.minutes({1: 6.0, 2: 12.0, 3: 18.0}),
     )
 
 

@@ -229,7 +229,7 @@ def test_${render_lines}_numbered_from_one():
         "1. $item1 x 1 = $line1_text $currency",
         "2. $item2 x 2 = $line2_text $currency",
     ]
-''', direct=frozenset({"line_numbers"}), indirect=frozenset({"currency_default"})),
+''', direct=frozenset({"line_numbers"}), indirect=frozenset({"currency_default", "below_tiers", "discount_args"})),
     SpecTest("invoice", '''
 def test_${due_date}_standard_terms():
     assert $due_date(date($issued)) == date($due)

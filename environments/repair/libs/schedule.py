@@ -261,7 +261,7 @@ def test_${count_workdays}_empty_when_reversed():
     SpecTest("workdays", '''
 def test_${workdays_in}_range():
     assert $workdays_in(DateRange(date($monday), date($wednesday_next))) == 8
-''', direct=frozenset({"span_args"}), indirect=frozenset({"last_day"})),
+''', direct=frozenset({"span_args"}), indirect=frozenset({"last_day", "weekend_default"})),
     SpecTest("workdays", '''
 def test_${add_workdays}_over_the_weekend():
     assert $add_workdays(date($friday), 1) == date($monday_next)
