@@ -43,9 +43,9 @@ def test_list_families_shows_every_family_with_tools_and_sandbox() -> None:
 def test_show_task_prints_without_running() -> None:
     result = arena("show-task", "files", "--seed", "3", "--split", "test")
     assert result.returncode == 0, result.stderr
-    assert "files@1/test/3" in result.stdout and "instruction 0" in result.stdout and "bash" in result.stdout
+    assert "files@2/test/3" in result.stdout and "instruction 0" in result.stdout and "bash" in result.stdout
     task = json.loads(arena("show-task", "files", "--seed", "3", "--json").stdout)
-    assert task["id"] == "files@1/dev/3" and task["params"]
+    assert task["id"] == "files@2/dev/3" and task["params"]
 
 
 def test_model_comparison_report_has_tokens_and_cost(tmp_path: Path) -> None:

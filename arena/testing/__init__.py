@@ -17,19 +17,33 @@ from arena.testing.chat_server import (
     scripted_chat_server,
     validate_transcript,
 )
+from arena.testing.family_check import (
+    FamilyCheckError,
+    Replay,
+    Subdir,
+    acheck_family,
+    check_family,
+    replay,
+)
 
 __all__ = [
     "FAULT_MARK",
+    "FamilyCheckError",
     "Fault",
     "FaultKind",
     "Policy",
     "RecordedRequest",
+    "Replay",
     "ReplayPolicy",
     "ScriptedChatServer",
+    "Subdir",
+    "acheck_family",
+    "check_family",
     "oracle_policy",
     "plan_position",
     "render_text_action",
     "render_tool_calls",
+    "replay",
     "scripted_chat_server",
     "validate_transcript",
 ]

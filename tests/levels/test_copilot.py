@@ -134,7 +134,8 @@ async def test_no_grading_material_is_visible_during_a_copilot_episode(need_bwra
     """Between hand-ins of a repair task, a search of the whole visible file system finds none of the
     hidden tests' code; a background process left running during the hand-in finds none either."""
     family = load_family("repair")
-    task = family.generate(3, "dev")
+    seed = next(s for s in range(50) if len(family.generate(s, "dev").params["edits"]) >= 2)
+    task = family.generate(seed, "dev")
     hidden = task.params["hidden_tests"]
     marker = next(line.strip() for text in hidden.values() for line in text.splitlines()
                   if line.startswith("def test_"))
@@ -148,7 +149,7 @@ async def test_no_grading_material_is_visible_during_a_copilot_episode(need_bwra
                Action.call("bash", command=search), Action.call("bash", command="sleep 2; cat /tmp/seen; echo end"),
                *edits[1:], Action.submit(), Action.submit()]
     agent = ScriptedAgent(actions)
-    result, steps = await play(agent, sandbox="bwrap", family=family, seed=3)
+    result, steps = await play(agent, sandbox="bwrap", family=family, seed=seed)
     assert result.outcome == "success"
     outputs = [r.output for s in steps for r in s.results if r.name == "bash"]
     assert any("searched" in o for o in outputs)
