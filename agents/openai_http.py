@@ -8,8 +8,11 @@ vLLM's "maximum context length") is `ContextOverflow`, never retried; other 4xx 
 `InfraError` at once, with a message that says what to fix. The API key is read from the
 environment for each request and scrubbed from every message this module produces.
 
-One `ChatEndpoint` serves every episode of an agent factory: each event loop gets one httpx
-client (one SSL context, one connection pool), closed when that loop shuts down. A request whose
+One `ChatEndpoint` serves every episode of an agent factory, with one SSL context (building one
+costs ~20 ms of CPU) and, per event loop, a few httpx clients of at most SHARD_CONNECTIONS
+connections each, closed when that loop shuts down. Each request goes to the least busy client:
+httpcore's pool does work in proportion to connections x waiting requests on every request, so
+one pool of hundreds of connections costs more CPU than the SSL contexts it saves. A request whose
 caller is cancelled (the episode's time limit) closes its connection, so a server that watches
 for disconnects stops generating; llama-cpp-python watches only streamed requests (`stream`).
 """
@@ -33,6 +36,7 @@ import httpx
 from arena.errors import ContextOverflow, InfraError
 
 RETRY_STATUSES = {408, 409, 425, 429}  # plus every 5xx
+SHARD_CONNECTIONS = 16
 BODY_SNIPPET = 300
 # What servers say when the prompt does not fit: OpenAI and llama-cpp-python ("This model's maximum
 # context length is N tokens", code context_length_exceeded), llama.cpp ("exceeds the available
@@ -58,18 +62,24 @@ class _Retryable(Exception):
 
 @dataclass
 class _LoopResources:
-    client: httpx.AsyncClient
+    clients: list[httpx.AsyncClient]
+    busy: list[int]  # requests in flight per client
     slot: asyncio.Semaphore
-    closer: AsyncIterator[None]  # an async generator the loop finalises at shutdown: it closes the client
+    closer: AsyncIterator[None]  # an async generator the loop finalises at shutdown: it closes the clients
+
+    @property
+    def closed(self) -> bool:
+        return any(c.is_closed for c in self.clients)
 
 
-async def _close_at_shutdown(client: httpx.AsyncClient) -> AsyncIterator[None]:
+async def _close_at_shutdown(clients: list[httpx.AsyncClient]) -> AsyncIterator[None]:
     # asyncio.run() (and every asyncio.Runner) calls aclose() on the async generators still open
-    # when the loop shuts down: this one then closes the loop's client and its connections.
+    # when the loop shuts down: this one then closes the loop's clients and their connections.
     try:
         yield
     finally:
-        await client.aclose()
+        for client in clients:
+            await client.aclose()
 
 
 class ChatEndpoint:
@@ -99,6 +109,7 @@ class ChatEndpoint:
         self.max_concurrency = max_concurrency
         self.stream = stream
         self.rng = random.Random()
+        self.ssl = httpx.create_ssl_context()  # shared by every client: SSL contexts do not belong to a loop
         # asyncio objects cannot cross loops (tests run several), so each loop gets its own.
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopResources] = (
             weakref.WeakKeyDictionary()
@@ -107,15 +118,20 @@ class ChatEndpoint:
     async def _resources(self) -> _LoopResources:
         loop = asyncio.get_running_loop()
         res = self._loops.get(loop)
-        if res is None or res.client.is_closed:
+        if res is None or res.closed:
             n = self.max_concurrency
-            client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeout), follow_redirects=False,
-                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
-            )
-            closer = _close_at_shutdown(client)
+            per = min(n, SHARD_CONNECTIONS)
+            clients = [
+                httpx.AsyncClient(
+                    timeout=httpx.Timeout(self.timeout), follow_redirects=False, verify=self.ssl,
+                    limits=httpx.Limits(max_connections=per, max_keepalive_connections=per),
+                )
+                for _ in range(-(-n // per))
+            ]
+            closer = _close_at_shutdown(clients)
             await closer.__anext__()  # registers it with the loop's shutdown
-            res = self._loops[loop] = _LoopResources(client, res.slot if res else asyncio.Semaphore(n), closer)
+            slot = res.slot if res else asyncio.Semaphore(n)
+            res = self._loops[loop] = _LoopResources(clients, [0] * len(clients), slot, closer)
         return res
 
     def slot(self) -> asyncio.Semaphore:
@@ -125,7 +141,7 @@ class ChatEndpoint:
         return res.slot if res else asyncio.Semaphore(self.max_concurrency)
 
     async def aclose(self) -> None:
-        """Close the running loop's client (it also closes by itself when the loop shuts down)."""
+        """Close the running loop's clients (they also close by themselves when the loop shuts down)."""
         res = self._loops.pop(asyncio.get_running_loop(), None)
         if res is not None:
             await res.closer.aclose()
@@ -147,7 +163,12 @@ class ChatEndpoint:
         for attempt in range(attempts):
             try:
                 async with res.slot:
-                    return await self._once(res.client, body), attempt
+                    shard = res.busy.index(min(res.busy))
+                    res.busy[shard] += 1
+                    try:
+                        return await self._once(res.clients[shard], body), attempt
+                    finally:
+                        res.busy[shard] -= 1
             except _Retryable as e:
                 if attempt + 1 >= attempts:
                     raise InfraError(

