@@ -9,7 +9,7 @@
 # in flight so the server stops generating. Exits non-zero with the violations listed.
 #   scripts/real_model_check.sh [--keep DIR]   (DIR keeps the databases and logs)
 # Cache: $ARENA_CACHE/real-model, default ~/.cache/arena/real-model (about 250 MB). Knobs:
-# REAL_MODEL_FAMILIES (files,data,web), REAL_MODEL_SEEDS (0-1), REAL_MODEL_STEPS (4).
+# REAL_MODEL_FAMILIES (files,data,web), REAL_MODEL_SEEDS (0), REAL_MODEL_STEPS (3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,9 +26,8 @@ arena=${ARENA:-.venv/bin/arena}
 arena_python=${ARENA_PYTHON:-.venv/bin/python}
 [ -x "$arena" ] || { echo "real_model_check: no $arena: run scripts/setup.sh first (or set ARENA)" >&2; exit 1; }
 families=${REAL_MODEL_FAMILIES:-files,data,web}
-seeds=${REAL_MODEL_SEEDS:-0-1}
-steps=${REAL_MODEL_STEPS:-4}
-n_ctx=4096
+seeds=${REAL_MODEL_SEEDS:-0}
+steps=${REAL_MODEL_STEPS:-3}
 
 started=$(date +%s)
 prepared=$(scripts/real_model/prepare.sh)
@@ -39,8 +38,7 @@ work=${keep:-$(mktemp -d)}
 mkdir -p "$work"
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_servers
   [ -n "$keep" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -49,9 +47,9 @@ failures=0
 
 free_port() { "$arena_python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# start_server NAME CHAT_FORMAT: the model on 127.0.0.1 behind the recording proxy; sets $url, $server_url.
+# start_server NAME CHAT_FORMAT N_CTX: the model on 127.0.0.1 behind the recording proxy; sets $url, $server_url.
 start_server() {
-  local name=$1 format=$2 port
+  local name=$1 format=$2 n_ctx=$3 port
   port=$(free_port)
   "$server_python" -m llama_cpp.server --model "$model" --host 127.0.0.1 --port "$port" --n_ctx "$n_ctx" \
     --chat_format "$format" --n_threads "$(nproc)" --verbose False >"$work/$name-server.log" 2>&1 &
@@ -69,9 +67,16 @@ start_server() {
   url=http://127.0.0.1:$(cat "$work/$name-proxy.port")/v1
 }
 
+# uvicorn waits for the request in flight before it exits on SIGTERM: KILL what is left after 3 s.
 stop_servers() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for _ in $(seq 30); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   pids=()
 }
 
@@ -96,15 +101,14 @@ run_mode() {
 
 # Options every run shares. The server answers one request at a time, so one call in flight.
 common='temperature = 0.0
-max_tokens = 100
-context_budget = 3000
+max_tokens = 64
 max_concurrency = 1
 timeout = 600
 max_retries = 1'
 
 say "text mode: JSON actions in the reply (--chat_format chatml)"
-start_server text chatml
-printf 'mode = "text"\n%s\n' "$common" >"$work/text.toml"
+start_server text chatml 2048
+printf 'mode = "text"\ncontext_budget = 1600\n%s\n' "$common" >"$work/text.toml"
 # A model this small seldom writes a valid JSON action, so text mode may have no tool results to follow.
 run_mode text ""
 
@@ -131,8 +135,11 @@ fi
 stop_servers
 
 say "tools mode: native tool calls (--chat_format chatml-function-calling, tool results as user messages)"
-start_server tools chatml-function-calling
-printf 'mode = "tools"\ntool_messages = "as_user"\n%s\n' "$common" >"$work/tools.toml"
+# This server ignores max_tokens when it picks a tool (llama-cpp-python 0.3's chatml-function-calling),
+# so a reply can run on until the context is full: a small context bounds that (an overflow is then
+# the agent's own fail, termination `context`).
+start_server tools chatml-function-calling 3072
+printf 'mode = "tools"\ntool_messages = "as_user"\ncontext_budget = 2400\n%s\n' "$common" >"$work/tools.toml"
 # The server's grammar makes every reply a tool call here, so some results must be followed.
 run_mode tools --need-results
 stop_servers

