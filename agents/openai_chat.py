@@ -198,14 +198,14 @@ class OpenAIChatAgent:
             max_tokens = o.max_tokens if o.max_tokens is not None else "not set, so the server may reserve its default"
             return ContextOverflow(
                 f"{self.factory.name}: the episode's first prompt does not fit the model's context: {e}. Raise the "
-                f"server's context size (llama.cpp -c, llama-cpp-python --n_ctx, vLLM --max-model-len), lower "
-                f"max_output_tokens (now {max_tokens}), or lower context_budget (now {o.context_budget})",
+                f"server's context size (llama.cpp -c, llama-cpp-python --n_ctx, vLLM --max-model-len) or lower "
+                f"max_output_tokens (now {max_tokens}); keep context_budget (now {o.context_budget}) below it too",
                 at_start=True,
             )
         advice = ("set context_budget below the server's context size, so old output is trimmed instead"
                   if o.context_budget is None else
-                  f"context_budget ({o.context_budget}) is more than the server holds: set it lower, with room for "
-                  f"max_output_tokens ({o.max_tokens})")
+                  f"if context_budget ({o.context_budget}) plus max_output_tokens ({o.max_tokens}) is more than the "
+                  "server holds, lower it so old output is trimmed instead")
         return ContextOverflow(f"the model's context overflowed after {self._calls} replies: {e}; {advice}")
 
     # ------------------------------------------------------------ transcript

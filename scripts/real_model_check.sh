@@ -48,11 +48,13 @@ failures=0
 free_port() { "$arena_python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # start_server NAME CHAT_FORMAT N_CTX: the model on 127.0.0.1 behind the recording proxy; sets $url, $server_url.
+# One thread: ggml's threads spin on barriers, and on a busy machine two of them ran a 64-token reply
+# in 150-200 s where one thread takes about 2 s.
 start_server() {
   local name=$1 format=$2 n_ctx=$3 port
   port=$(free_port)
   "$server_python" -m llama_cpp.server --model "$model" --host 127.0.0.1 --port "$port" --n_ctx "$n_ctx" \
-    --chat_format "$format" --n_threads "$(nproc)" --verbose False >"$work/$name-server.log" 2>&1 &
+    --chat_format "$format" --n_threads 1 --n_threads_batch 1 --verbose False >"$work/$name-server.log" 2>&1 &
   pids+=($!)
   server_url=http://127.0.0.1:$port
   for _ in $(seq 120); do
@@ -85,7 +87,7 @@ run_mode() {
   local name=$1 check_flags=$2; shift 2
   local t0=$(date +%s)
   if ! "$arena" run --agents "openai:smollm2@$work/$name.toml" --families "$families" --seeds "$seeds" \
-      --max-steps "$steps" --db "$work/$name.db" --run-id "$name" --base-url "$url" --concurrency 2 \
+      --max-steps "$steps" --db "$work/$name.db" --run-id "$name" --base-url "$url" --concurrency 1 \
       --quiet "$@" >"$work/$name-run.log" 2>&1; then
     cat "$work/$name-run.log" >&2
     echo "  VIOLATION: arena run ($name) exited non-zero" >&2
@@ -99,7 +101,8 @@ run_mode() {
     failures=$((failures + 1))
 }
 
-# Options every run shares. The server answers one request at a time, so one call in flight.
+# Options every run shares. The server answers one request at a time, so one episode at a time (it
+# then reuses the evaluated prefix of the growing transcript) and one call in flight.
 common='temperature = 0.0
 max_tokens = 64
 max_concurrency = 1
