@@ -1,24 +1,27 @@
 """`openai:MODEL[@CONFIG.toml]`: any model behind an OpenAI-compatible chat-completions endpoint.
 
-Two modes. `tools` (default) uses native tool calling: the task's tools are sent as `tools`, the
-model's `tool_calls` become the action, and each result goes back as a `tool` message. `text` is
-for endpoints without tool calling: the tools are described in the system prompt and the model
-answers with a JSON action (`{"tool": ..., "arguments": {...}}`, fenced or not); a reply that
-cannot be read is returned as `Action(parse_error=...)`, and the next message says what was wrong.
+Two modes. `tools` (default) uses native tool calling: the task's tools are sent as `tools` (with
+`tool_choice`), the model's `tool_calls` become the action, and each result goes back as a `tool`
+message (or, with `tool_messages = "as_user"`, as a user message, for servers whose chat templates
+drop tool messages). `text` is for endpoints without tool calling: the tools are described in the
+system prompt and the model answers with a JSON action (`{"tool": ..., "arguments": {...}}`,
+fenced or not); a reply that cannot be read is returned as `Action(parse_error=...)`, and the next
+message says what was wrong.
 
 Every action carries the reply's token usage and its cost from `agents/prices.toml` (None when the
-model's price is unknown). The transcript is kept under `context_budget` by shortening old tool
-outputs. Endpoint failures are retried in `openai_http` and end as `InfraError` after the bound.
-The API key is read from the environment at call time; it is never stored, logged or put in errors.
+model's price is unknown). `Action.info` (stored with the step) records what the agent did beyond
+the reply: `context_trimmed` (what was cut to fit `context_budget`), `finish_reason` when the reply
+was cut off (the model is told in the next message), `retries`, `usage_estimated`, and a
+`diagnosis` when the server's token counts show it dropped the tools or the tool results. A prompt
+the model's context cannot hold raises `ContextOverflow` (`at_start` at the episode's first call).
+Endpoint failures are retried in `openai_http` and end as `InfraError` after the bound. The API
+key is read from the environment at call time; it is never stored, logged or put in errors.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import re
-import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,16 +39,22 @@ from arena.agents.openai_settings import (
     public_url,
     resolve_base_url,
 )
-from arena.errors import ConfigError
+from arena.agents.openai_text import loads_object, parse_text_action
+from arena.agents.openai_transcript import Transcript
+from arena.errors import ConfigError, ContextOverflow
 from arena.types import Action, EpisodeKey, Observation, TaskView, ToolCall, ToolSpec, Usage, new_call_id
 
-KEEP_RECENT_OUTPUTS = 3  # the latest tool outputs are never shortened: the model is working on them
-TRIM_AT, TRIM_TO = 0.8, 0.6  # start shortening at 80% of the budget, stop at 60% (so it rarely repeats)
-TRIM_KEEP_HEAD, TRIM_KEEP_TAIL = 300, 200
+# A tool result at least this long should make the next prompt grow; if it barely does, the
+# server dropped it (its chat template has no place for `tool` messages).
+DIAGNOSE_RESULT_CHARS = 800
+AS_USER_PLACEHOLDER = "(the result is in the next message)"
+
+__all__ = ["OpenAIChatAgent", "OpenAIChatFactory", "make_factory", "parse_text_action"]
 
 
 class OpenAIChatFactory:
-    """Makes one `OpenAIChatAgent` per episode; they share one bound on model calls in flight."""
+    """Makes one `OpenAIChatAgent` per episode. They share one endpoint: one HTTP client and one
+    bound on model calls in flight per event loop."""
 
     def __init__(self, rest: str, options: dict[str, Any]) -> None:
         self.model, self.options, config_path = load_options(rest, options)
@@ -59,14 +68,19 @@ class OpenAIChatFactory:
         self.prompts = load_prompts(self.options)
         self.price: Price | None = price_for(self.model, load_prices(self.options.prices))
         self.name = f"openai:{rest}"
-        other_system = "system_text" if self.options.mode == "tools" else "system_tools"
         o = self.options
+        unused = {"system_text", "tool_list"} if o.mode == "tools" else {"system_tools", "tool_list"}
+        if o.mode == "tools" and o.tool_messages == "as_user":
+            unused.discard("tool_list")
         self.config: dict[str, Any] = {
             "kind": "openai",
             "model": self.model,
             "base_url": self.public_url,
             "api_key_env": o.api_key_env,
             "mode": o.mode,
+            "tool_choice": o.tool_choice,
+            "tool_messages": o.tool_messages,
+            "stream": o.stream,
             "sampling": {"temperature": o.temperature, "top_p": o.top_p, "max_tokens": o.max_tokens, "seed": o.seed},
             "extra_body": o.extra_body,
             "timeout": o.timeout,
@@ -77,29 +91,21 @@ class OpenAIChatFactory:
             "context_budget": o.context_budget,
             "price_usd_per_mtok": self.price.model_dump() if self.price else None,
             "prices_as_of": default_prices()[1] if o.prices is None else "with overrides",
-            "prompts": {n: p.record() for n, p in self.prompts.items() if n != other_system},
+            "prompts": {n: p.record() for n, p in self.prompts.items() if n not in unused},
             "config_file": str(config_path) if config_path else None,
         }
-        # One semaphore per event loop: asyncio primitives cannot cross loops (tests run several).
-        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def slot(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if loop not in self._slots:
-            self._slots[loop] = asyncio.Semaphore(self.options.max_concurrency)
-        return self._slots[loop]
-
-    def endpoint(self) -> ChatEndpoint:
-        o = self.options
-        return ChatEndpoint(
+        self.endpoint = ChatEndpoint(
             self.base_url, self.public_url, api_key_env=o.api_key_env, timeout=o.timeout,
-            max_retries=o.max_retries, backoff=o.backoff, max_backoff=o.max_backoff, slot=self.slot,
+            max_retries=o.max_retries, backoff=o.backoff, max_backoff=o.max_backoff,
+            max_concurrency=o.max_concurrency, stream=o.stream,
         )
 
     def __call__(self, key: EpisodeKey) -> OpenAIChatAgent:
         return OpenAIChatAgent(self)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client of the running event loop (done by itself when the loop ends)."""
+        await self.endpoint.aclose()
 
 
 def make_factory(rest: str, options: dict[str, Any]) -> OpenAIChatFactory:
@@ -111,117 +117,181 @@ class OpenAIChatAgent:
         self.factory = factory
         self.options: OpenAIOptions = factory.options
         self.prompts: dict[str, PromptTemplate] = factory.prompts
-        self.messages: list[dict[str, Any]] = []
         self.tools: list[dict[str, Any]] = []
-        self._outputs: list[int] = []  # indexes of messages holding tool output (what may be shortened)
+        self.transcript: Transcript | None = None
         self._pending: list[str] = []  # tool call ids of the last reply, each owed a tool message
         self._parse_failed = False
-        self._endpoint: ChatEndpoint | None = None
+        self._cut_off = False  # the last reply ended at the output limit
+        self._calls = 0  # replies received this episode
+        self._last_prompt: tuple[int, int] | None = None  # prompt and completion tokens of the last reply
+        self._result_chars = 0  # characters of tool results sent as tool messages since the last reply
+        self._diagnosed: set[str] = set()
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return self.transcript.messages() if self.transcript else []
 
     async def reset(self, view: TaskView) -> None:
-        mode = self.options.mode
-        self.tools = [t.openai() for t in view.tools] if mode == "tools" else []
+        o = self.options
+        self.tools = [t.openai() for t in view.tools] if o.mode == "tools" else []
         values = {
             "instruction": view.instruction, "tools": describe_tools(view.tools), "max_steps": view.limits.max_steps,
             "task_id": view.task_id, "family": view.family, "level": view.level,
         }
-        self.messages = [
-            {"role": "system", "content": self.prompts[f"system_{mode}"].render(**values)},
-            {"role": "user", "content": self.prompts["task"].render(**values)},
-        ]
-        self._outputs, self._pending, self._parse_failed = [], [], False
-        if self._endpoint is None:
-            self._endpoint = self.factory.endpoint()
+        system = self.prompts[f"system_{o.mode}"].render(**values)
+        if o.mode == "tools" and o.tool_messages == "as_user":  # the template may drop the tools' descriptions
+            system = f"{system}\n\n{self.prompts['tool_list'].render(**values)}"
+
+        def dropped(n: int) -> str:
+            return self.prompts["note"].render(
+                note=f"the first {n} step(s) of this conversation were removed to fit the context budget; "
+                "what they did to the files and state remains")
+
+        self.transcript = Transcript(system, self.prompts["task"].render(**values), self.tools, dropped)
+        self._pending, self._parse_failed, self._cut_off, self._calls = [], False, False, 0
+        self._last_prompt, self._result_chars, self._diagnosed = None, 0, set()
 
     async def close(self) -> None:
-        if self._endpoint is not None:
-            await self._endpoint.aclose()
-            self._endpoint = None
+        """Nothing of the episode's own to close: the HTTP client is the factory's, shared."""
 
     async def act(self, obs: Observation) -> Action:
-        assert self._endpoint is not None, "reset() the agent first"
+        assert self.transcript is not None, "reset() the agent first"
         self._absorb(obs)
-        info: dict[str, Any] = self._fit_context()
+        info: dict[str, Any] = {}
+        budget = self.options.context_budget
+        if budget is not None:
+            if trimmed := self.transcript.fit(budget):
+                info["context_trimmed"] = trimmed
+                info["prompt_estimate"] = self.transcript.estimate()
+            if self._calls == 0 and self.transcript.estimate() > budget:
+                raise ContextOverflow(
+                    f"{self.factory.name}: the system prompt and the task alone take about "
+                    f"{self.transcript.estimate()} tokens, more than context_budget ({budget}): raise context_budget",
+                    at_start=True,
+                )
         body = self._request()
-        reply, retries = await self._endpoint.complete(body)
+        raw_estimate = self.transcript.raw_estimate()
+        try:
+            reply, retries = await self.factory.endpoint.complete(body)
+        except ContextOverflow as e:
+            raise self._overflow(e) from None
+        self._calls += 1
         choice = reply["choices"][0]
         message = choice["message"]
         action = self._tools_action(message) if self.options.mode == "tools" else self._text_action(message)
         action.usage = self._usage(reply, body, message, info)
+        if not info.get("usage_estimated"):
+            self._diagnose(action.usage, raw_estimate, info, trimmed=bool(info.get("context_trimmed")))
+            self.transcript.calibrate(raw_estimate, action.usage.input_tokens)
         if retries:
             info["retries"] = retries
         finish = choice.get("finish_reason")
         if finish not in (None, "stop", "tool_calls"):
             info["finish_reason"] = finish  # e.g. "length": the reply was cut off
+        self._cut_off = finish == "length"
         action.info = info
         return action
+
+    def _overflow(self, e: ContextOverflow) -> ContextOverflow:
+        o = self.options
+        if self._calls == 0:
+            max_tokens = o.max_tokens if o.max_tokens is not None else "not set, so the server may reserve its default"
+            return ContextOverflow(
+                f"{self.factory.name}: the episode's first prompt does not fit the model's context: {e}. Raise the "
+                f"server's context size (llama.cpp -c, llama-cpp-python --n_ctx, vLLM --max-model-len) or lower "
+                f"max_output_tokens (now {max_tokens}); keep context_budget (now {o.context_budget}) below it too",
+                at_start=True,
+            )
+        advice = ("set context_budget below the server's context size, so old output is trimmed instead"
+                  if o.context_budget is None else
+                  f"if context_budget ({o.context_budget}) plus max_output_tokens ({o.max_tokens}) is more than the "
+                  "server holds, lower it so old output is trimmed instead")
+        return ContextOverflow(f"the model's context overflowed after {self._calls} replies: {e}; {advice}")
 
     # ------------------------------------------------------------ transcript
 
     def _absorb(self, obs: Observation) -> None:
-        """Put the observation into the transcript: tool messages (tools mode) or one user message."""
+        """Put the observation into the transcript: tool messages (tools mode) and one user message."""
+        assert self.transcript is not None
         results = list(obs.results)
+        self._result_chars = 0
+        as_user = self.options.tool_messages == "as_user"
         if self.options.mode == "tools":
             by_id = {r.call_id: r for r in results}
             for call_id in self._pending:  # every tool call must be answered, or the endpoint rejects the transcript
                 r = by_id.pop(call_id, None)
-                content = r.output if r is not None else "not run: the episode skipped this call"
-                self._add({"role": "tool", "tool_call_id": call_id, "content": content}, output=r is not None)
-            results = list(by_id.values())
+                if r is None:
+                    content = "not run: the episode skipped this call"
+                elif as_user:  # answered, so the transcript stays valid; the result goes in the user message
+                    content = AS_USER_PLACEHOLDER
+                    by_id[call_id] = r
+                else:
+                    content = r.output
+                    self._result_chars += len(content)
+                self.transcript.add("output", {"role": "tool", "tool_call_id": call_id, "content": content})
+            results = [r for r in results if r.call_id in by_id]
             self._pending = []
         parts = [self.prompts["result"].render(name=r.name, status="error" if r.is_error else "ok", output=r.output)
                  for r in results]
+        if self._cut_off:
+            limit = self.options.max_tokens if self.options.max_tokens is not None else "the server's"
+            parts.append(self.prompts["note"].render(note=self.prompts["cut_off"].render(limit=limit)))
         if obs.note:
             parts.append(self.prompts["note"].render(note=obs.note))
         if self._parse_failed:
             parts.append(self.prompts["text_reminder"].render())
-        if not parts and self.messages[-1]["role"] == "assistant":
+        if not parts and self.transcript.last["role"] == "assistant":
             parts.append(self.prompts["note"].render(note="continue: call a tool, or call submit when you are done"))
         if parts:
-            self._add({"role": "user", "content": "\n\n".join(parts)}, output=bool(results))
-
-    def _add(self, message: dict[str, Any], output: bool = False) -> None:
-        if output:
-            self._outputs.append(len(self.messages))
-        self.messages.append(message)
+            kind = "output" if results else "note"
+            self.transcript.add(kind, {"role": "user", "content": "\n\n".join(parts)})
 
     def _request(self) -> dict[str, Any]:
+        assert self.transcript is not None
         o = self.options
-        body: dict[str, Any] = {"model": self.factory.model, "messages": self.messages}
+        body: dict[str, Any] = {"model": self.factory.model, "messages": self.transcript.messages()}
         if self.tools:
             body["tools"] = self.tools
+            if o.tool_choice is not None:
+                body["tool_choice"] = o.tool_choice
         for name in ("temperature", "top_p", "max_tokens", "seed"):
             if (value := getattr(o, name)) is not None:
                 body[name] = value
         body.update(o.extra_body)
         return body
 
-    def _estimate(self) -> int:
-        return (len(json.dumps(self.messages)) + len(json.dumps(self.tools))) // 4
-
-    def _fit_context(self) -> dict[str, Any]:
-        """Shorten old tool outputs, oldest first, when the transcript nears the context budget."""
-        budget = self.options.context_budget
-        if budget is None:
-            return {}
-        estimate = self._estimate()
-        if estimate < TRIM_AT * budget:
-            return {}
-        trimmed = 0
-        for index in self._outputs[:-KEEP_RECENT_OUTPUTS]:
-            if estimate <= TRIM_TO * budget:
-                break
-            content = self.messages[index]["content"]
-            short = shorten(content)
-            if len(short) < len(content):
-                self.messages[index]["content"] = short
-                estimate -= (len(content) - len(short)) // 4
-                trimmed += 1
-        return {"context_trimmed": trimmed, "estimated_tokens": estimate} if trimmed else {}
+    def _diagnose(self, usage: Usage, raw_estimate: int, info: dict[str, Any], *, trimmed: bool) -> None:
+        """Say so when the server's prompt count shows it dropped the tools or the tool results."""
+        assert self.transcript is not None
+        found = []
+        tools_tokens = self.transcript.tools_chars // 4
+        if self._calls == 1 and tools_tokens >= 100 and "tools" not in self._diagnosed:
+            messages_tokens = raw_estimate - tools_tokens
+            if usage.input_tokens < messages_tokens + 0.2 * tools_tokens:
+                self._diagnosed.add("tools")
+                found.append(
+                    f"the first prompt counted {usage.input_tokens} tokens, about what the messages alone take "
+                    f"(~{messages_tokens}) without the ~{tools_tokens} of the tool definitions: the server seems "
+                    "to ignore `tools`; set tool_choice = \"auto\" if it was unset, or use mode = \"text\"")
+        if self._last_prompt is not None and self._result_chars >= DIAGNOSE_RESULT_CHARS and not trimmed \
+                and "tool_messages" not in self._diagnosed:
+            before, completion = self._last_prompt
+            grew = usage.input_tokens - before - completion
+            expected = self._result_chars // 4
+            if grew < 0.25 * expected:
+                self._diagnosed.add("tool_messages")
+                found.append(
+                    f"prompt tokens grew by {grew} after {self._result_chars} characters of tool results "
+                    f"(~{expected} tokens): the server's chat template seems to drop `tool` messages, so the model "
+                    "never sees the results; set tool_messages = \"as_user\"")
+        self._last_prompt = (usage.input_tokens, usage.output_tokens)
+        if found:
+            info["diagnosis"] = "; ".join(found)
 
     # ------------------------------------------------------------ replies
 
     def _tools_action(self, message: dict[str, Any]) -> Action:
+        assert self.transcript is not None
         content = text_of(message.get("content"))
         raw_calls = message.get("tool_calls") or []
         calls: list[ToolCall] = []
@@ -249,15 +319,16 @@ class OpenAIChatAgent:
         assistant: dict[str, Any] = {"role": "assistant", "content": content or ""}
         if stored:
             assistant["tool_calls"] = stored
-        self.messages.append(assistant)
+        self.transcript.add("reply", assistant)
         self._pending = [c.id for c in calls]
         if problem and not calls:
             return Action(message=content or None, parse_error=problem)
         return Action(tool_calls=calls, message=content or None)
 
     def _text_action(self, message: dict[str, Any]) -> Action:
+        assert self.transcript is not None
         content = text_of(message.get("content"))
-        self.messages.append({"role": "assistant", "content": content})
+        self.transcript.add("reply", {"role": "assistant", "content": content})
         try:
             calls = parse_text_action(content)
         except ValueError as e:
@@ -299,72 +370,3 @@ def text_of(content: Any) -> str:
     if isinstance(content, list):
         return "".join(p.get("text", "") for p in content if isinstance(p, dict))
     return str(content)
-
-
-def loads_object(raw: str) -> dict[str, Any] | str:
-    try:
-        value = json.loads(raw or "{}")
-    except json.JSONDecodeError:
-        return raw
-    return value if isinstance(value, dict) else raw
-
-
-def shorten(text: str) -> str:
-    if len(text) <= TRIM_KEEP_HEAD + TRIM_KEEP_TAIL + 200:
-        return text
-    cut = len(text) - TRIM_KEEP_HEAD - TRIM_KEEP_TAIL
-    return (f"{text[:TRIM_KEEP_HEAD]}\n[... {cut} characters of old tool output removed to fit the context budget ...]"
-            f"\n{text[-TRIM_KEEP_TAIL:]}")
-
-
-FENCE = re.compile(r"```(?:json|JSON)?\s*\n(.*?)```", re.DOTALL)
-
-
-def parse_text_action(text: str) -> list[ToolCall]:
-    """Read a text-mode reply: one `{"tool": NAME, "arguments": {...}}` object (or a list of them),
-    bare or in a ```json fence, possibly with prose around it. Raises ValueError saying what is wrong."""
-    if not text.strip():
-        raise ValueError('the reply is empty; answer with {"tool": "...", "arguments": {...}}')
-    candidates = [m.group(1) for m in FENCE.finditer(text)] + [text]
-    value: Any = None
-    for candidate in candidates:
-        value = first_json(candidate)
-        if value is not None:
-            break
-    if value is None:
-        raise ValueError('no JSON object found in the reply; answer with {"tool": "...", "arguments": {...}}')
-    items = value if isinstance(value, list) else [value]
-    calls = []
-    for item in items:
-        if not isinstance(item, dict):
-            raise ValueError(f"expected a JSON object naming a tool, got {type(item).__name__}")
-        name = item.get("tool", item.get("name"))
-        if not isinstance(name, str) or not name:
-            raise ValueError('the JSON object has no "tool" key naming the tool to call')
-        arguments = item.get("arguments", item.get("args", {}))
-        if arguments is None:
-            arguments = {}
-        if not isinstance(arguments, dict | str):
-            raise ValueError(f'"arguments" must be a JSON object, got {type(arguments).__name__}')
-        calls.append(ToolCall(name=name, arguments=arguments))
-    if not calls:
-        raise ValueError("the reply holds an empty list of actions")
-    return calls
-
-
-def first_json(text: str) -> Any:
-    """The whole text as JSON, else the first object or list that decodes from a `{` or `[`."""
-    stripped = text.strip()
-    try:
-        return json.loads(stripped)
-    except json.JSONDecodeError:
-        pass
-    decoder = json.JSONDecoder()
-    for match in re.finditer(r"[\[{]", stripped):
-        try:
-            value, _ = decoder.raw_decode(stripped, match.start())
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, dict | list) and value:
-            return value
-    return None

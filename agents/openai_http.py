@@ -2,9 +2,19 @@
 
 This is the one place where httpx errors and HTTP statuses become arena errors: 429, 5xx,
 timeouts, connection errors and malformed bodies are retried with exponential backoff and
-jitter (honouring Retry-After) and end as `InfraError` after the bound; other 4xx statuses
-end as `InfraError` at once, with a message that says what to fix. The API key is read from
-the environment for each request and scrubbed from every message this module produces.
+jitter (honouring Retry-After) and end as `InfraError` after the bound; a prompt too long for the
+model's context (OpenAI's `context_length_exceeded`, llama.cpp's `exceed_context_size_error`,
+vLLM's "maximum context length") is `ContextOverflow`, never retried; other 4xx statuses end as
+`InfraError` at once, with a message that says what to fix. The API key is read from the
+environment for each request and scrubbed from every message this module produces.
+
+One `ChatEndpoint` serves every episode of an agent factory, with one SSL context (building one
+costs ~20 ms of CPU) and, per event loop, a few httpx clients of at most SHARD_CONNECTIONS
+connections each, closed when that loop shuts down. Each request goes to the least busy client:
+httpcore's pool does work in proportion to connections x waiting requests on every request, so
+one pool of hundreds of connections costs more CPU than the SSL contexts it saves. A request whose
+caller is cancelled (the episode's time limit) closes its connection, so a server that watches
+for disconnects stops generating; llama-cpp-python watches only streamed requests (`stream`).
 """
 
 from __future__ import annotations
@@ -14,17 +24,33 @@ import email.utils
 import json
 import os
 import random
+import re
 import time
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from arena.errors import InfraError
+from arena.errors import ContextOverflow, InfraError
 
 RETRY_STATUSES = {408, 409, 425, 429}  # plus every 5xx
+SHARD_CONNECTIONS = 16
 BODY_SNIPPET = 300
+# What servers say when the prompt does not fit: OpenAI and llama-cpp-python ("This model's maximum
+# context length is N tokens", code context_length_exceeded), llama.cpp ("exceeds the available
+# context size (N tokens)", type exceed_context_size_error), vLLM ("maximum context length",
+# "longer than the maximum model length").
+OVERFLOW = re.compile(
+    r"context_length_exceeded|exceed_context_size|maximum context length|exceeds the available context size"
+    r"|maximum model length|context window of \d+|prompt is too long",
+    re.IGNORECASE,
+)
+CONTEXT_SIZE = re.compile(
+    r"(?:maximum context length is|available context size \(|context window of|maximum model length of)\s*(\d+)",
+    re.IGNORECASE,
+)
 
 
 class _Retryable(Exception):
@@ -34,8 +60,31 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
+@dataclass
+class _LoopResources:
+    clients: list[httpx.AsyncClient]
+    busy: list[int]  # requests in flight per client
+    slot: asyncio.Semaphore
+    closer: AsyncIterator[None]  # an async generator the loop finalises at shutdown: it closes the clients
+
+    @property
+    def closed(self) -> bool:
+        return any(c.is_closed for c in self.clients)
+
+
+async def _close_at_shutdown(clients: list[httpx.AsyncClient]) -> AsyncIterator[None]:
+    # asyncio.run() (and every asyncio.Runner) calls aclose() on the async generators still open
+    # when the loop shuts down: this one then closes the loop's clients and their connections.
+    try:
+        yield
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
 class ChatEndpoint:
-    """POSTs to `{base_url}/chat/completions`. `slot` bounds the requests in flight."""
+    """POSTs to `{base_url}/chat/completions`. At most `max_concurrency` requests are in flight
+    per event loop; the client and that bound are shared by every episode of the factory."""
 
     def __init__(
         self,
@@ -47,7 +96,8 @@ class ChatEndpoint:
         max_retries: int,
         backoff: float,
         max_backoff: float,
-        slot: Callable[[], AbstractAsyncContextManager[Any]],
+        max_concurrency: int,
+        stream: bool = False,
     ) -> None:
         self.url = f"{base_url}/chat/completions"
         self.public = f"{public_url}/chat/completions"  # no credentials: safe in messages
@@ -56,12 +106,45 @@ class ChatEndpoint:
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.slot = slot
+        self.max_concurrency = max_concurrency
+        self.stream = stream
         self.rng = random.Random()
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False)
+        self.ssl = httpx.create_ssl_context()  # shared by every client: SSL contexts do not belong to a loop
+        # asyncio objects cannot cross loops (tests run several), so each loop gets its own.
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopResources] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def _resources(self) -> _LoopResources:
+        loop = asyncio.get_running_loop()
+        res = self._loops.get(loop)
+        if res is None or res.closed:
+            n = self.max_concurrency
+            per = min(n, SHARD_CONNECTIONS)
+            clients = [
+                httpx.AsyncClient(
+                    timeout=httpx.Timeout(self.timeout), follow_redirects=False, verify=self.ssl,
+                    limits=httpx.Limits(max_connections=per, max_keepalive_connections=per),
+                )
+                for _ in range(-(-n // per))
+            ]
+            closer = _close_at_shutdown(clients)
+            await closer.__anext__()  # registers it with the loop's shutdown
+            slot = res.slot if res else asyncio.Semaphore(n)
+            res = self._loops[loop] = _LoopResources(clients, [0] * len(clients), slot, closer)
+        return res
+
+    def slot(self) -> asyncio.Semaphore:
+        """The bound on requests in flight in the running loop (tests read it)."""
+        loop = asyncio.get_running_loop()
+        res = self._loops.get(loop)
+        return res.slot if res else asyncio.Semaphore(self.max_concurrency)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        """Close the running loop's clients (they also close by themselves when the loop shuts down)."""
+        res = self._loops.pop(asyncio.get_running_loop(), None)
+        if res is not None:
+            await res.closer.aclose()
 
     def _key(self) -> str | None:
         return os.environ.get(self.api_key_env) or None
@@ -72,12 +155,20 @@ class ChatEndpoint:
         return text.replace(key, "***") if key else text
 
     async def complete(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
-        """The parsed reply and the number of retries it took. Raises `InfraError`."""
+        """The parsed reply and the number of retries it took. Raises `InfraError` or `ContextOverflow`."""
+        res = await self._resources()
+        if self.stream:
+            body = {**body, "stream": True, "stream_options": {"include_usage": True}}
         attempts = self.max_retries + 1
         for attempt in range(attempts):
             try:
-                async with self.slot():
-                    return await self._once(body), attempt
+                async with res.slot:
+                    shard = res.busy.index(min(res.busy))
+                    res.busy[shard] += 1
+                    try:
+                        return await self._once(res.clients[shard], body), attempt
+                    finally:
+                        res.busy[shard] -= 1
             except _Retryable as e:
                 if attempt + 1 >= attempts:
                     raise InfraError(
@@ -92,18 +183,25 @@ class ChatEndpoint:
         delay = min(self.backoff * 2**attempt, self.max_backoff)
         return delay * self.rng.uniform(0.5, 1.0)  # jitter, so episodes that failed together retry apart
 
-    async def _once(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def _once(self, client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
         key = self._key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
         try:
-            response = await self.client.post(self.url, json=body, headers=headers)
+            # A streamed response in a context manager: when the caller is cancelled mid-reply the
+            # response is closed with its connection (never put back in the pool half read).
+            async with client.stream("POST", self.url, json=body, headers=headers, timeout=self.timeout) as response:
+                if self.stream and response.status_code == 200:
+                    return await self._read_stream(response)
+                await response.aread()
         except httpx.TimeoutException:
             raise _Retryable(f"no reply within {self.timeout:g}s (timeout)") from None
         except httpx.TransportError as e:
             raise _Retryable(f"connection failed: {type(e).__name__}: {e}") from None
         status = response.status_code
+        if status >= 400 and OVERFLOW.search(response.text):
+            raise ContextOverflow(self._overflow(response))
         if status in RETRY_STATUSES or status >= 500:
             raise _Retryable(f"HTTP {status}: {self._snippet(response)}", _retry_after(response.headers))
         if status >= 400:
@@ -118,6 +216,48 @@ class ChatEndpoint:
             raise _Retryable(reason) from None
         return reply
 
+    async def _read_stream(self, response: httpx.Response) -> dict[str, Any]:
+        """Assemble server-sent chunks into the reply a non-streamed request would get."""
+        content: list[str] = []
+        calls: dict[int, dict[str, Any]] = {}
+        finish: str | None = None
+        usage: Any = None
+        async for line in response.aiter_lines():
+            data = line.removeprefix("data:").strip() if line.startswith("data:") else ""
+            if not data or data == "[DONE]":
+                continue
+            try:
+                chunk = json.loads(data)
+            except json.JSONDecodeError:
+                raise _Retryable(f"a streamed chunk is not JSON: {self._scrub(data[:BODY_SNIPPET])}") from None
+            if not isinstance(chunk, dict):
+                continue
+            if "error" in chunk:
+                text = json.dumps(chunk["error"])
+                if OVERFLOW.search(text):
+                    raise ContextOverflow(f"{self.public} refused the prompt: {self._scrub(text[:BODY_SNIPPET])}")
+                raise _Retryable(f"the stream ended with an error: {self._scrub(text[:BODY_SNIPPET])}")
+            usage = chunk.get("usage") or usage
+            for choice in chunk.get("choices") or []:
+                delta = choice.get("delta") or {}
+                finish = choice.get("finish_reason") or finish
+                if isinstance(delta.get("content"), str):
+                    content.append(delta["content"])
+                for tc in delta.get("tool_calls") or []:
+                    slot = calls.setdefault(int(tc.get("index", len(calls))), {
+                        "id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+                    slot["id"] = tc.get("id") or slot["id"]
+                    fn = tc.get("function") or {}
+                    slot["function"]["name"] += fn.get("name") or ""
+                    slot["function"]["arguments"] += fn.get("arguments") or ""
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(content)}
+        if calls:
+            message["tool_calls"] = [calls[i] for i in sorted(calls)]
+        reply: dict[str, Any] = {"choices": [{"index": 0, "message": message, "finish_reason": finish}]}
+        if isinstance(usage, dict):
+            reply["usage"] = usage
+        return reply
+
     def _snippet(self, response: httpx.Response) -> str:
         try:
             error = response.json().get("error")
@@ -126,6 +266,17 @@ class ChatEndpoint:
             text = response.text
         text = " ".join((text or "(empty body)").split())
         return self._scrub(text[:BODY_SNIPPET] + ("..." if len(text) > BODY_SNIPPET else ""))
+
+    def _overflow(self, response: httpx.Response) -> str:
+        size = CONTEXT_SIZE.search(response.text)
+        try:
+            n_ctx = response.json().get("error", {}).get("n_ctx")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            n_ctx = None
+        window = n_ctx if isinstance(n_ctx, int) else int(size.group(1)) if size else None
+        said = f"the server's context is {window} tokens; " if window else ""
+        status = response.status_code
+        return f"{self.public} refused the prompt as too long ({said}HTTP {status}: {self._snippet(response)})"
 
     def _client_error(self, response: httpx.Response, body: dict[str, Any]) -> str:
         status = response.status_code

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from arena.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-PROMPT_NAMES = ("system_tools", "system_text", "task", "result", "note", "text_reminder")
+PROMPT_NAMES = ("system_tools", "system_text", "task", "result", "note", "text_reminder", "tool_list", "cut_off")
 
 
 class Price(BaseModel):
@@ -42,6 +42,15 @@ class OpenAIOptions(BaseModel):
     base_url: str | None = None  # default: $OPENAI_BASE_URL, else the OpenAI API
     api_key_env: str = "OPENAI_API_KEY"  # the NAME of the variable; the key is read at call time
     mode: Literal["tools", "text"] = "tools"
+    # Sent with every request that offers tools (some servers ignore `tools` without it); None: not sent.
+    tool_choice: Literal["auto", "required", "none"] | dict[str, Any] | None = "auto"
+    # "as_user": tool results go back as user messages and the tools are also described in the
+    # system prompt, for servers whose chat templates drop `tool` messages and tool descriptions.
+    tool_messages: Literal["native", "as_user"] = "native"
+    # Stream replies: a server that stops generating only for streamed requests whose client left
+    # (llama-cpp-python) then stops when an episode abandons its request. Usage comes from the
+    # last chunk where the server sends it, else it is estimated (and marked so).
+    stream: bool = False
     temperature: float | None = Field(None, ge=0, le=2)  # None: the endpoint's default (not sent)
     top_p: float | None = Field(None, gt=0, le=1)
     max_tokens: int | None = Field(None, ge=1)  # per reply
@@ -53,7 +62,10 @@ class OpenAIOptions(BaseModel):
     max_backoff: float = Field(60.0, ge=0)  # cap on one wait, Retry-After included
     max_concurrency: int = Field(4, ge=1, le=1024)  # model calls in flight across all episodes of the agent
     prices: dict[str, Price] | str | None = None  # overrides of agents/prices.toml, or a TOML file of them
-    context_budget: int | None = Field(48_000, ge=500)  # approx tokens; None: never shorten the transcript
+    # Prompt tokens the transcript may take (estimated, calibrated by the server's counts): old tool
+    # output is shortened first, then the model's older replies, then whole old turns are dropped.
+    # None: never shorten (the server's context size is then the only bound).
+    context_budget: int | None = Field(48_000, ge=500)
     system_prompt: str | None = None  # replaces the system prompt template of the mode
     prompt_files: dict[str, str] = Field(default_factory=dict)  # template name -> file replacing it
 

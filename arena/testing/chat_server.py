@@ -13,14 +13,34 @@ tool calls (for example the oracle's solution), one per reply, rendered as nativ
 the request offers `tools` and as a JSON action in the text otherwise. The server can be told to
 misbehave, by request number or through a queue of `Fault`s: 429 with Retry-After, 5xx, 401 (with
 the key echoed in the error, as some endpoints do), a reply slower than the client's timeout,
-invalid JSON in tool-call arguments, a reply without a tool call, and a body that is not JSON.
-Every request is recorded (`server.requests`) so tests can check what the client sent; the
-Authorization header is never recorded, only whether it was present.
+invalid JSON in tool-call arguments, a reply without a tool call, a body that is not JSON, a
+context overflow (400, worded as OpenAI, llama.cpp or vLLM word it: `OverflowStyle`), and a reply
+cut off at the output limit (`finish_reason: "length"`, its tool-call arguments cut mid-JSON).
+A request with `"stream": true` is answered with server-sent chunks (usage last, when
+`stream_options.include_usage` asks for it).
+
+Options of the server itself, for behaviours real servers have:
+- `delay`: every reply takes this long ("generation"; a benchmark's model that answers slowly);
+- `context_window`: prompts estimated over it (plus `max_tokens` for the OpenAI and vLLM styles)
+  get the overflow 400 in `overflow_style`, as a server with that context size would;
+- `drop_tool_messages`: like chat templates without a place for them (llama-cpp-python's), `tool`
+  messages and tool descriptions never reach the "model": they are left out of the prompt tokens
+  and of what the policy sees;
+- `tools_need_tool_choice`: like llama-cpp-python's `chatml-function-calling`, `tools` are ignored
+  unless `tool_choice` is sent: the reply is then text, and the tools are not counted.
+A client that closes its connection while a reply is being "generated" (a delay) is noticed: the
+request is marked `abandoned` and its generation stops, as a server that watches for disconnects.
+
+Prompt and completion tokens are estimated at four characters to a token. Every request is
+recorded (`server.requests`) so tests can check what the client sent; the Authorization header
+is never recorded, only whether it was present.
 """
 
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from collections import deque
@@ -36,7 +56,11 @@ from arena.types import ToolCall, new_call_id
 # the replay goes on with the call that the fault replaced, the way a model would try again.
 FAULT_MARK = "[scripted fault]"
 
-FaultKind = Literal["rate_limit", "server_error", "unauthorized", "slow", "bad_arguments", "no_tool_call", "malformed"]
+FaultKind = Literal[
+    "rate_limit", "server_error", "unauthorized", "slow", "bad_arguments", "no_tool_call", "malformed",
+    "context_overflow", "length",
+]
+OverflowStyle = Literal["openai", "llamacpp", "vllm"]
 
 CHAT_PATH = "/v1/chat/completions"
 
@@ -53,6 +77,7 @@ class Fault:
     retry_after: str | None = "1"  # rate_limit: the Retry-After header (seconds or an HTTP date)
     status: int = 500  # server_error: the status code sent
     delay: float = 5.0  # slow: seconds before the (otherwise normal) reply
+    style: OverflowStyle = "openai"  # context_overflow: whose wording
 
 
 @dataclass
@@ -64,6 +89,10 @@ class RecordedRequest:
     fault: FaultKind | None = None
     status: int = 200
     at: float = 0.0  # time.monotonic() on arrival
+    prompt_tokens: int = 0  # as the server counted them (what reached the "model")
+    client_port: int = 0  # the client's side of the TCP connection (shows connection reuse)
+    abandoned: bool = False  # the client closed the connection before the reply was sent
+    finished: float = 0.0  # time.monotonic() when the reply was sent or generation stopped
 
 
 # ---------------------------------------------------------------- policies and rendering
@@ -165,6 +194,14 @@ def corrupt(message: Message, kind: FaultKind, tools_mode: bool) -> Message:
     name = calls[0]["function"]["name"] if calls else "read_file"
     if kind == "no_tool_call":
         return {"role": "assistant", "content": f"{FAULT_MARK} I looked around; I believe the task is done."}
+    if kind == "length":  # cut off at the output limit: half the reply, JSON left open
+        if calls:
+            fn = calls[0]["function"]
+            cut = {"id": calls[0]["id"], "type": "function",
+                   "function": {"name": fn["name"], "arguments": fn["arguments"][: max(1, len(fn["arguments"]) // 2)]}}
+            return {"role": "assistant", "content": FAULT_MARK, "tool_calls": [cut]}
+        content = str(message.get("content") or "")
+        return {"role": "assistant", "content": f"{FAULT_MARK} {content[: len(content) // 2]}"}
     if tools_mode:  # bad_arguments: a real tool with arguments that are not JSON
         call = {"id": "call_fault", "type": "function", "function": {"name": name, "arguments": '{"path": "unter'}}
         return {"role": "assistant", "content": FAULT_MARK, "tool_calls": [call]}
@@ -201,6 +238,28 @@ def estimate_tokens(value: Any) -> int:
     return max(1, len(json.dumps(value, default=str)) // 4)
 
 
+def overflow_error(style: OverflowStyle, window: int, prompt: int, completion: int | None) -> tuple[int, bytes]:
+    """The 400 a server with a `window`-token context answers for a prompt that does not fit."""
+    if style == "llamacpp":
+        error: dict[str, Any] = {
+            "code": 400, "type": "exceed_context_size_error", "n_prompt_tokens": prompt, "n_ctx": window,
+            "message": f"request ({prompt} tokens) exceeds the available context size ({window} tokens), "
+                       "try increasing it",
+        }
+        return 400, json.dumps({"error": error}).encode()
+    if style == "vllm":
+        message = (f"This model's maximum context length is {window} tokens. However, you requested "
+                   f"{prompt + (completion or 0)} tokens ({prompt} in the messages, {completion or 0} in the "
+                   "completion). Please reduce the length of the messages or completion.")
+        return 400, json.dumps({"object": "error", "message": message, "type": "BadRequestError", "param": None,
+                                "code": 400}).encode()
+    message = (f"This model's maximum context length is {window} tokens. However, your messages resulted in "
+               f"{prompt} tokens. Please reduce the length of the messages.")
+    error = {"message": message, "type": "invalid_request_error", "param": "messages",
+             "code": "context_length_exceeded"}
+    return 400, json.dumps({"error": error}).encode()
+
+
 # ---------------------------------------------------------------- the server
 
 
@@ -214,10 +273,20 @@ class ScriptedChatServer:
         faults: Mapping[int, Fault] | Iterable[Fault] | None = None,
         strict: bool = True,
         include_usage: bool = True,
+        delay: float = 0.0,
+        context_window: int | None = None,
+        overflow_style: OverflowStyle = "openai",
+        drop_tool_messages: bool = False,
+        tools_need_tool_choice: bool = False,
     ) -> None:
         self.policy: Policy = policy or ReplayPolicy([])
         self.strict = strict  # reject transcripts a real endpoint would reject (400)
         self.include_usage = include_usage
+        self.delay = delay
+        self.context_window = context_window
+        self.overflow_style: OverflowStyle = overflow_style
+        self.drop_tool_messages = drop_tool_messages
+        self.tools_need_tool_choice = tools_need_tool_choice
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests handled at once (to check client-side concurrency bounds)
@@ -254,7 +323,7 @@ class ScriptedChatServer:
         return self
 
     def close(self) -> None:
-        self._closing.set()  # releases handlers sleeping in a slow fault
+        self._closing.set()  # releases handlers sleeping in a slow fault (within 0.25 s)
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -289,6 +358,11 @@ class ScriptedChatServer:
 
     def handle(self, path: str, raw: bytes, authorization: str | None) -> tuple[int, dict[str, str], bytes, float]:
         """One request: returns status, headers, body and a delay to wait before answering."""
+        return self._handle(path, raw, authorization)[1:]
+
+    def _handle(
+        self, path: str, raw: bytes, authorization: str | None
+    ) -> tuple[RecordedRequest, int, dict[str, str], bytes, float]:
         try:
             body = json.loads(raw or b"null")
         except json.JSONDecodeError:
@@ -300,13 +374,28 @@ class ScriptedChatServer:
             self.requests.append(record)
             fault = self._next_fault(number) if path.rstrip("/") == CHAT_PATH else None
         record.fault = fault.kind if fault else None
-        status, headers, payload, delay = self._respond(path, record.body, fault, authorization)
+        status, headers, payload, delay = self._respond(path, record, fault, authorization)
         record.status = status
-        return status, headers, payload, delay
+        return record, status, headers, payload, delay
+
+    def seen(self, body: dict[str, Any]) -> dict[str, Any]:
+        """What of the request reaches the "model", after the template's losses."""
+        seen = dict(body)
+        if self.tools_need_tool_choice and body.get("tool_choice") is None:
+            seen.pop("tools", None)
+        if self.drop_tool_messages:
+            seen["messages"] = [m for m in body.get("messages", []) if m.get("role") != "tool"]
+            if seen.get("tools"):  # names and parameters only, no descriptions
+                seen["tools"] = [
+                    {"name": t.get("function", {}).get("name"), "parameters": t.get("function", {}).get("parameters")}
+                    for t in seen["tools"]
+                ]
+        return seen
 
     def _respond(
-        self, path: str, body: dict[str, Any] | None, fault: Fault | None, authorization: str | None
+        self, path: str, record: RecordedRequest, fault: Fault | None, authorization: str | None
     ) -> tuple[int, dict[str, str], bytes, float]:
+        body = record.body
         if path.rstrip("/") != CHAT_PATH:
             return _error(404, f"no route {path}", "not_found")
         if body is None:
@@ -325,29 +414,70 @@ class ScriptedChatServer:
             return _error(fault.status, "The server had an error while processing your request.", "server_error")
         if fault is not None and fault.kind == "malformed":
             return 200, {"Content-Type": "application/json"}, b'{"id": "chatcmpl-broken", "choices": [', 0.0
+        seen = self.seen(body)
+        prompt = record.prompt_tokens = estimate_tokens([seen.get("messages"), seen.get("tools")])
+        max_tokens = body.get("max_tokens") if isinstance(body.get("max_tokens"), int) else None
+        if fault is not None and fault.kind == "context_overflow":
+            return _overflow(fault.style, max(1, prompt // 2), prompt, max_tokens)
+        if self.context_window is not None:
+            needed = prompt + (0 if self.overflow_style == "llamacpp" else max_tokens or 0)
+            if needed > self.context_window:
+                return _overflow(self.overflow_style, self.context_window, prompt, max_tokens)
         try:
-            message = self.policy(body)
+            message = self.policy(seen)
         except Exception as e:  # a broken script shows up in the test as a server error, with the reason
             return _error(500, f"scripted policy failed: {type(e).__name__}: {e}", "policy_error")
-        if fault is not None and fault.kind in ("bad_arguments", "no_tool_call"):
-            message = corrupt(message, fault.kind, wants_tools(body))
+        if fault is not None and fault.kind in ("bad_arguments", "no_tool_call", "length"):
+            message = corrupt(message, fault.kind, wants_tools(seen))
+        finish = "length" if fault is not None and fault.kind == "length" else (
+            "tool_calls" if message.get("tool_calls") else "stop")
         reply: dict[str, Any] = {
             "id": f"chatcmpl-scripted-{len(self.requests)}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", "scripted"),
             "choices": [
-                {"index": 0, "message": message, "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}
+                {"index": 0, "message": message, "finish_reason": finish}
             ],
         }
         if self.include_usage:
-            prompt = estimate_tokens([body.get("messages"), body.get("tools")])
             completion = estimate_tokens(message)
             reply["usage"] = {
                 "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion
             }
-        delay = fault.delay if fault is not None and fault.kind == "slow" else 0.0
+        delay = fault.delay if fault is not None and fault.kind == "slow" else self.delay
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return 200, {"Content-Type": "text/event-stream"}, stream_events(reply, include_usage), delay
         return 200, {"Content-Type": "application/json"}, json.dumps(reply).encode(), delay
+
+
+def stream_events(reply: dict[str, Any], include_usage: bool) -> bytes:
+    """A reply as server-sent chunks: the content in two deltas, each tool call's arguments in two,
+    the finish reason, then the usage (only when asked for, as OpenAI does), then [DONE]."""
+    choice = reply["choices"][0]
+    message = choice["message"]
+    base = {k: reply[k] for k in ("id", "object", "created", "model")} | {"object": "chat.completion.chunk"}
+    deltas: list[dict[str, Any]] = [{"role": "assistant"}]
+    content = str(message.get("content") or "")
+    deltas += [{"content": content[: len(content) // 2]}, {"content": content[len(content) // 2:]}]
+    for i, call in enumerate(message.get("tool_calls") or []):
+        args = call["function"]["arguments"]
+        deltas.append({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                                       "function": {"name": call["function"]["name"], "arguments": args[:5]}}]})
+        deltas.append({"tool_calls": [{"index": i, "function": {"arguments": args[5:]}}]})
+    chunks = [base | {"choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+    chunks.append(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]})
+    if include_usage and "usage" in reply:
+        chunks.append(base | {"choices": [], "usage": reply["usage"]})
+    return b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+
+
+def _overflow(
+    style: OverflowStyle, window: int, prompt: int, completion: int | None
+) -> tuple[int, dict[str, str], bytes, float]:
+    status, payload = overflow_error(style, window, prompt, completion)
+    return status, {"Content-Type": "application/json"}, payload, 0.0
 
 
 def _error(status: int, message: str, kind: str) -> tuple[int, dict[str, str], bytes, float]:
@@ -367,8 +497,10 @@ class _Handler(BaseHTTPRequestHandler):
             scripted.in_flight += 1
             scripted.max_in_flight = max(scripted.max_in_flight, scripted.in_flight)
         try:
-            status, headers, payload, delay = scripted.handle(self.path, raw, self.headers.get("Authorization"))
-            if delay and scripted._closing.wait(delay):
+            record, status, headers, payload, delay = scripted._handle(
+                self.path, raw, self.headers.get("Authorization"))
+            record.client_port = self.client_address[1]
+            if delay and not self._generate(delay, record):
                 return
         finally:
             with scripted._lock:
@@ -380,14 +512,38 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+            record.finished = time.monotonic()
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout): nothing to do
             pass
+
+    def _generate(self, seconds: float, record: RecordedRequest) -> bool:
+        """Wait `seconds` as a model generating would; False when the client left or the server closes."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self.scripted._closing.is_set():
+                return False
+            # Sleeps until the client's end is readable (it closed) or 0.25 s pass (to notice close()).
+            if _peer_closed(self.connection, min(left, 0.25)):
+                record.abandoned = True
+                record.finished = time.monotonic()
+                return False
+        return True
 
     def do_GET(self) -> None:
         self.do_POST()
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         return
+
+
+def _peer_closed(conn: socket.socket, wait: float) -> bool:
+    """The client closed its end within `wait` seconds: readable, and a peek reads nothing (or the
+    connection was reset). A client that sends more instead is not closed (and is left to wait)."""
+    try:
+        readable, _, _ = select.select([conn], [], [], wait)
+        return bool(readable) and conn.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
 
 
 @contextmanager
@@ -401,11 +557,13 @@ __all__ = [
     "FAULT_MARK",
     "Fault",
     "FaultKind",
+    "OverflowStyle",
     "Policy",
     "RecordedRequest",
     "ReplayPolicy",
     "ScriptedChatServer",
     "oracle_policy",
+    "overflow_error",
     "plan_position",
     "render_text_action",
     "render_tool_calls",

@@ -3,6 +3,7 @@ Runner and Store, the `files` family in a process sandbox."""
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import logging
@@ -17,17 +18,28 @@ import pytest
 from arena.agents.openai_chat import parse_text_action
 from arena.agents.openai_http import _retry_after
 from arena.agents.openai_settings import Price, price_for, split_spec
-from arena.errors import ConfigError
+from arena.errors import ConfigError, ContextOverflow
 from arena.registry import agent_factory
 from arena.store import Store
-from arena.testing import Fault, ReplayPolicy, ScriptedChatServer, oracle_policy
-from arena.types import EpisodeResult, ToolCall, Usage
+from arena.testing import Fault, OverflowStyle, ReplayPolicy, ScriptedChatServer, oracle_policy, validate_transcript
+from arena.types import (
+    EpisodeKey,
+    EpisodeResult,
+    Limits,
+    Observation,
+    StepRecord,
+    TaskView,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
 
 RunAgents = Callable[..., Awaitable[tuple[Store, str]]]  # the `run_agents` fixture
 
 FAST = {"backoff": 0.01, "max_backoff": 0.05, "timeout": 2.0, "max_retries": 2}  # retries cost milliseconds
 MODEL = "gpt-4o-mini"  # priced in agents/prices.toml
 SPEC = f"openai:{MODEL}"
+KEY = EpisodeKey(agent=SPEC, family="files", split="dev", seed=0, level="agent", trial=0)
 
 
 def opts(server: ScriptedChatServer, **extra: Any) -> dict[str, dict[str, Any]]:
@@ -218,10 +230,10 @@ async def test_token_and_cost_limits_truncate_the_episode(run_agents: RunAgents,
 async def test_context_budget_shortens_old_tool_output(run_agents: RunAgents) -> None:
     noisy = ToolCall(name="bash", arguments={"command": "head -c 6000 /dev/zero | tr '\\0' x"})
     with ScriptedChatServer(ReplayPolicy([noisy] * 8)) as server:
-        store, run_id = await run_agents([SPEC], options=opts(server, context_budget=4000))
+        store, run_id = await run_agents([SPEC], options=opts(server, context_budget=9000))
     (stored,) = store.episodes(run_id)
     infos = [s.action.info for s in store.steps(run_id, stored.key)]
-    assert any(i.get("context_trimmed", 0) > 0 for i in infos), infos
+    assert any(i.get("context_trimmed", {}).get("outputs", 0) > 0 for i in infos), infos
     last = server.requests[-1].body["messages"]  # type: ignore[index]
     outputs = [m["content"] for m in last if m["role"] == "tool"]
     assert "removed to fit the context budget" in outputs[0]
@@ -280,6 +292,27 @@ def test_unreadable_text_actions_say_what_is_wrong(text: str, problem: str) -> N
         parse_text_action(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "name", "arguments"),
+    [
+        # the first bracket that decodes is not the action: `kwargs[0]` is skipped
+        ('I pass kwargs[0] and {"k": 1} first. {"tool": "read_file", "arguments": {"path": "a.txt"}}',
+         "read_file", {"path": "a.txt"}),
+        # raw newlines and tabs inside a string, as models write code
+        ('{"tool": "write_file", "arguments": {"path": "a.py", "content": "x = 1\n\ty = 2"}}',
+         "write_file", {"path": "a.py", "content": "x = 1\n\ty = 2"}),
+        # a "name" inside the arguments is not taken for the action
+        ('{"tool": "update", "arguments": {"name": "Ann"}}', "update", {"name": "Ann"}),
+        # {"name": ..., "parameters": ...}, and arguments encoded twice
+        ('{"name": "read_file", "parameters": {"path": "b"}}', "read_file", {"path": "b"}),
+        ('{"tool": "read_file", "arguments": "{\\"path\\": \\"c\\"}"}', "read_file", {"path": "c"}),
+    ],
+)
+def test_text_actions_pick_the_object_that_is_an_action(text: str, name: str, arguments: dict[str, Any]) -> None:
+    (call,) = parse_text_action(text)
+    assert (call.name, call.arguments) == (name, arguments)
+
+
 def test_spec_config_file_overrides_options(tmp_path: Path) -> None:
     (tmp_path / "sys.md").write_text("Custom system prompt for $max_steps steps.")
     config = tmp_path / "agent.toml"
@@ -309,3 +342,165 @@ def test_prices_match_dated_and_prefixed_names() -> None:
     assert price_for("gpt-4o-2024-08-06", table) == table["gpt-4o"]
     assert price_for("openai/gpt-4o", table) == table["gpt-4o"]
     assert price_for("gpt-4o-mini", table) is None  # never a near miss
+
+
+# ---------------------------------------------------------------- real-server behaviours (issue 11)
+
+
+def view(instruction: str = "List the files, then submit.") -> TaskView:
+    spec = ToolSpec(name="list_dir", description="List a directory of the work tree.",
+                    parameters={"type": "object", "properties": {"path": {"type": "string"}}})
+    submit = ToolSpec(name="submit", description="End the episode.", parameters={"type": "object", "properties": {}})
+    return TaskView(task_id="files-0123", family="files", instruction=instruction, tools=[spec, submit],
+                    level="agent", limits=Limits())
+
+
+def steps_of(store: Store, run_id: str) -> list[StepRecord]:
+    (stored,) = store.episodes(run_id)
+    return store.steps(run_id, stored.key)
+
+
+LONG_OUTPUT = ToolCall(name="bash", arguments={"command": "head -c 3000 /dev/zero | tr '\\0' y"})
+
+
+async def test_tool_choice_auto_is_sent_and_a_server_that_needs_it_gets_tool_calls(run_agents: RunAgents) -> None:
+    with ScriptedChatServer(oracle_policy("files", 0), tools_need_tool_choice=True) as server:
+        store, run_id = await run_agents([SPEC], options=opts(server))
+    assert only(store, run_id).outcome == "success"
+    assert all(r.body and r.body["tool_choice"] == "auto" for r in server.requests)
+    # Unset, the same server ignores the tools: no tool calls, and the first step says why.
+    with ScriptedChatServer(oracle_policy("files", 0), tools_need_tool_choice=True) as server:
+        store, run_id = await run_agents([SPEC], options=opts(server, tool_choice=None), limits={"max_steps": 2})
+    assert all(r.body and "tool_choice" not in r.body for r in server.requests)
+    steps = steps_of(store, run_id)
+    assert not any(s.action.tool_calls for s in steps)
+    assert "ignore `tools`" in steps[0].action.info["diagnosis"]
+
+
+async def test_dropped_tool_messages_are_diagnosed_and_as_user_results_reach_the_model(run_agents: RunAgents) -> None:
+    policy = ReplayPolicy([LONG_OUTPUT, LONG_OUTPUT])
+    with ScriptedChatServer(policy, drop_tool_messages=True) as server:
+        store, run_id = await run_agents([SPEC], options=opts(server))
+    diagnoses = [s.action.info.get("diagnosis", "") for s in steps_of(store, run_id)]
+    assert any('tool_messages = "as_user"' in d for d in diagnoses), diagnoses
+    flat = [r.prompt_tokens for r in server.requests]
+    assert flat[1] - flat[0] < 100  # the 3,000 characters never reached the "model"
+
+    with ScriptedChatServer(policy, drop_tool_messages=True) as server:
+        store, run_id = await run_agents([SPEC], options=opts(server, tool_messages="as_user"))
+    assert only(store, run_id).termination == "submitted"
+    assert not any("diagnosis" in s.action.info for s in steps_of(store, run_id))
+    grown = [r.prompt_tokens for r in server.requests]
+    assert grown[1] - grown[0] >= 700  # ~3,000 characters of result, now in a user message
+    first = server.requests[0].body
+    assert first is not None and "Read a text file" in first["messages"][0]["content"]  # tools in the system prompt
+    assert validate_transcript(server.requests[-1].body or {}) is None  # still valid for a strict endpoint
+
+
+@pytest.mark.parametrize("style", ["openai", "llamacpp", "vllm"])
+async def test_context_overflow_mid_episode_is_the_agents_fail_never_retried(
+    run_agents: RunAgents, style: OverflowStyle
+) -> None:
+    looping = ReplayPolicy([LONG_OUTPUT] * 10)
+    with ScriptedChatServer(looping, context_window=2500, overflow_style=style) as server:
+        store, run_id = await run_agents([SPEC], options=opts(server, context_budget=None), max_attempts=3)
+    (stored,) = store.episodes(run_id)
+    result = stored.result
+    assert result is not None and result.outcome == "fail" and stored.attempts == 1, result
+    assert "context overflowed" in (result.error or "") and "context_budget" in (result.error or "")
+    assert [r.status for r in server.requests].count(400) == 1  # refused once, not retried
+
+
+async def test_overflow_at_the_first_call_names_the_settings_to_change() -> None:
+    with ScriptedChatServer(context_window=20, overflow_style="llamacpp") as server:
+        agent = agent_factory(SPEC, {"base_url": server.base_url, **FAST, "max_tokens": 64})(KEY)
+        await agent.reset(view())
+        with pytest.raises(ContextOverflow) as caught:
+            await agent.act(Observation(step=0))
+    assert caught.value.at_start and len(server.requests) == 1
+    message = str(caught.value)
+    assert all(word in message for word in ("context_budget", "max_output_tokens (now 64)", "--n_ctx"))
+    assert "the server's context is 20 tokens" in message
+    # A task that cannot fit the agent's own budget fails the same way, before any request.
+    with ScriptedChatServer() as server:
+        agent = agent_factory(SPEC, {"base_url": server.base_url, **FAST, "context_budget": 500})(KEY)
+        await agent.reset(view("x" * 4000))
+        with pytest.raises(ContextOverflow, match="raise context_budget") as caught:
+            await agent.act(Observation(step=0))
+        assert caught.value.at_start and not server.requests
+
+
+async def test_context_budget_bounds_every_prompt_cutting_replies_and_turns(run_agents: RunAgents) -> None:
+    big_reply = ToolCall(name="write_file", arguments={"path": "notes.txt", "content": "z" * 3000})
+    policy = ReplayPolicy([big_reply, big_reply, LONG_OUTPUT] * 7)
+    with ScriptedChatServer(policy, context_window=6000) as server:  # strict: every transcript is validated
+        store, run_id = await run_agents([SPEC], options=opts(server, context_budget=5000), limits={"max_steps": 20})
+    assert [r.status for r in server.requests] == [200] * 20  # never refused, never an invalid transcript
+    assert max(r.prompt_tokens for r in server.requests) <= 5000
+    trimmed = [s.action.info["context_trimmed"] for s in steps_of(store, run_id) if "context_trimmed" in s.action.info]
+    assert any(t.get("replies") for t in trimmed) and any(t.get("turns") for t in trimmed), trimmed
+    last = server.requests[-1].body or {}
+    assert "removed to fit the context budget" in last["messages"][1]["content"]  # the task says turns were dropped
+
+
+async def test_raw_newlines_in_tool_arguments_are_accepted(run_agents: RunAgents) -> None:
+    raw = '{"path": "poem.txt", "content": "first line\nsecond line\tend"}'  # control characters inside a string
+    with ScriptedChatServer(ReplayPolicy([ToolCall(name="write_file", arguments=raw)])) as server:
+        store, run_id = await run_agents([SPEC], options=opts(server), limits={"max_steps": 2})
+    first = steps_of(store, run_id)[0]
+    assert first.action.tool_calls[0].arguments == {"path": "poem.txt", "content": "first line\nsecond line\tend"}
+    assert not first.results[0].is_error, first.results[0].output
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_the_time_limit_closes_the_request_in_flight(run_agents: RunAgents, stream: bool) -> None:
+    with ScriptedChatServer(oracle_policy("files", 0), delay=6.0) as server:
+        store, run_id = await run_agents([SPEC], options=opts(server, stream=stream, timeout=30.0),
+                                         limits={"max_seconds": 1.0})
+        (first,) = server.requests
+        assert first.abandoned and first.finished - first.at < 3.0  # the server saw the client leave at once
+    assert only(store, run_id).termination == "time_limit"
+
+
+async def test_a_cut_off_reply_is_recorded_and_the_model_told(run_agents: RunAgents) -> None:
+    with ScriptedChatServer(oracle_policy("files", 0), faults={1: Fault("length")}) as server:
+        store, run_id = await run_agents([SPEC], options=opts(server, max_tokens=50))
+    steps = steps_of(store, run_id)
+    assert steps[0].action.info["finish_reason"] == "length"
+    assert sum(s.action.info.get("finish_reason") == "length" for s in steps) == 1
+    told = json.dumps(server.requests[1].body)
+    assert "cut off at the output limit (50 tokens)" in told
+    assert "cut off" not in json.dumps(server.requests[2].body["messages"][-1])  # type: ignore[index]
+
+
+async def test_streamed_replies_complete_episodes_with_the_servers_usage(run_agents: RunAgents) -> None:
+    with ScriptedChatServer(oracle_policy("files", [0, 1])) as server:
+        store, run_id = await run_agents([SPEC], seeds=[0, 1], options=opts(server, stream=True))
+    assert [r.outcome for r in results(store, run_id)] == ["success", "success"]
+    assert all(r.body and r.body["stream"] and r.body["stream_options"] == {"include_usage": True}
+               for r in server.requests)
+    for stored in store.episodes(run_id):
+        assert not any(s.action.info.get("usage_estimated") for s in store.steps(run_id, stored.key))
+
+
+async def test_episodes_share_one_connection_pool(run_agents: RunAgents) -> None:
+    with ScriptedChatServer(oracle_policy("files", list(range(6)))) as server:
+        store, run_id = await run_agents([SPEC], seeds=list(range(6)), concurrency=2,
+                                         options=opts(server, max_concurrency=2))
+    assert all(r.outcome == "success" for r in results(store, run_id))
+    ports = {r.client_port for r in server.requests}
+    assert len(server.requests) > 12 and len(ports) <= 2, ports  # kept-alive connections, across episodes
+
+
+def test_the_client_closes_when_its_event_loop_ends() -> None:
+    with ScriptedChatServer(oracle_policy("files", 0)) as server:
+        factory = agent_factory(SPEC, {"base_url": server.base_url, **FAST})
+
+        async def one_call() -> Any:
+            agent = factory(KEY)
+            await agent.reset(view())
+            await agent.act(Observation(step=0))
+            return factory.endpoint._loops[asyncio.get_running_loop()].clients  # type: ignore[attr-defined]
+
+        clients = asyncio.run(one_call())
+        assert clients and all(c.is_closed for c in clients)
