@@ -350,7 +350,7 @@ class OpenAIChatAgent:
             info["usage_estimated"] = True
         return Usage(
             input_tokens=tokens_in, output_tokens=tokens_out,
-            cost_usd=cost_usd(self.factory.price, tokens_in, tokens_out),
+            cost_usd=cost_usd(self.factory.price, tokens_in, tokens_out), model=self.factory.model,
         )
 
 

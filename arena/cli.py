@@ -48,6 +48,14 @@ def parse_seeds(text: str) -> list[int]:
     return sorted(seeds)
 
 
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+
+
 def seed_arg(text: str) -> int:
     """A task seed on the command line: a whole number, 0 or more."""
     try:
@@ -94,7 +102,12 @@ MODEL_FLAGS: list[tuple[str, str, type, str]] = [
     ("--model-concurrency", "max_concurrency", int, "model calls in flight at once, per agent"),
     ("--request-timeout", "timeout", float, "seconds before a model request is retried"),
     ("--max-retries", "max_retries", int, "retries on 429/5xx/timeouts before the episode ends as error"),
-    ("--context-budget", "context_budget", int, "approximate tokens of transcript before old tool output is shortened"),
+    ("--context-budget", "context_budget", int,
+     "tokens the prompt may hold: old tool output, then older replies and whole old turns are cut to fit"),
+    ("--tool-choice", "tool_choice", str, "tool_choice sent with tools: auto (default), required or none"),
+    ("--tool-messages", "tool_messages", str,
+     "'as_user' for servers whose chat templates drop tool messages: results go as user messages"),
+    ("--stream", "stream", _bool, "true: stream replies, so a server stops generating when an episode times out"),
 ]
 
 
