@@ -52,14 +52,17 @@ def agents_table() -> Table:
 
 
 def print_task(
-    family_name: str, seed: int, split: str, *, as_json: bool, console: Console, level: str = "agent"
+    family_name: str, seed: int, split: str, *, as_json: bool, console: Console, level: str = "agent",
+    salt: str | None = None,
 ) -> None:
+    from arena.config import generate
+
     family = load_family(family_name)
     if level == "worker":
         from arena.levels.worker import JobFamily
 
-        family = JobFamily(family_name, [family_name])
-    task = family.generate(seed, split)  # type: ignore[arg-type]
+        family = JobFamily(family_name, [family_name], salt=salt)
+    task = generate(family, seed, split, salt)  # type: ignore[arg-type]
     if as_json:
         console.print_json(task.model_dump_json())
         return

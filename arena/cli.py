@@ -155,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--db", default=None, help=f"SQLite file (default {DEFAULT_DB} or $ARENA_DB)")
     run.add_argument("--run-id", help="name of the run (default: a timestamp)")
     run.add_argument("--resume", action="store_true", help="finish the unfinished episodes of --run-id")
+    run.add_argument(
+        "--salt", help="a private test split: a secret mixed into the test split's generation (default: "
+        "$ARENA_SALT); only its fingerprint is stored; resuming needs the same secret",
+    )
     run.add_argument("--retry-errors", action="store_true", help="with --resume: run the error episodes again too")
     run.add_argument("--concurrency", type=int, help="episodes (sandboxes) at once (default 2)")
     run.add_argument("--max-attempts", type=int, help="attempts per episode on infrastructure errors (default 3)")
@@ -217,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="worker: show the job built around this task")
     show.add_argument("--split", choices=["dev", "test"], default="dev")
     show.add_argument("--json", action="store_true", help="the task as JSON, grading material included")
+    show.add_argument("--salt", help="show a task of a private test split (default: $ARENA_SALT)")
 
     ep = sub.add_parser(
         "show-episode", help="print one stored episode: instruction, steps, checks, outcome and why",
@@ -399,7 +404,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         info = store.get_run(args.run_id)
         if info is None:
             raise ConfigError(f"no run {args.run_id!r} in {store.path}; see `arena runs --db {store.path}`")
-        config = restore(info.config)
+        config = _salted(restore(info.config), args)
         if args.concurrency:
             config = config.model_copy(update={"concurrency": args.concurrency})
         run_id = args.run_id
@@ -413,7 +418,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         if args.retry_errors:
             raise ConfigError("--retry-errors goes with --resume --run-id RUN")
-        config = run_config_from_args(args)
+        config = _salted(run_config_from_args(args), args)
         factories = validate_config(config)
         run_id = args.run_id or new_run_id()
         store.create_run(run_id, stored_config(config, factories), config.plan())
@@ -437,6 +442,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print("[red]every episode ended in error[/red]: the arena could not run them (see above)")
         return 1
     return 0
+
+
+def _salted(config: Any, args: argparse.Namespace) -> Any:
+    salt = getattr(args, "salt", None) or os.environ.get("ARENA_SALT") or None
+    try:
+        return config.with_salt(salt)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _run_until_signal(work: Any, progress: Any) -> str | None:
@@ -703,7 +716,8 @@ def cmd_images(args: argparse.Namespace) -> int:
 def cmd_show_task(args: argparse.Namespace) -> int:
     from arena.catalog import print_task
 
-    print_task(args.family, args.seed, args.split, as_json=args.json, console=out, level=args.level)
+    salt = args.salt or os.environ.get("ARENA_SALT") or None
+    print_task(args.family, args.seed, args.split, as_json=args.json, console=out, level=args.level, salt=salt)
     return 0
 
 

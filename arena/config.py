@@ -11,12 +11,12 @@ import secrets
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from arena.levels import LEVELS, LevelConfig, default_fault_rate
 from arena.sandbox import SandboxConfig
 from arena.tools.faults import FAULT_KINDS, FaultConfig
-from arena.types import EpisodeKey, FaultKind, Level, Limits, Split
+from arena.types import EpisodeKey, FaultKind, Level, Limits, Split, salt_fingerprint
 
 
 class LimitOverrides(BaseModel):
@@ -101,6 +101,8 @@ class RunConfig(BaseModel):
     level_options: LevelConfig = Field(default_factory=LevelConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     gates: dict[str, Any] = Field(default_factory=dict, description="[gates]: thresholds of the certified levels")
+    salt_fingerprint: str | None = Field(None, description="set when the test split is private (the salt itself "
+                                         "is never stored)")
     agent_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("seeds")
@@ -138,6 +140,28 @@ class RunConfig(BaseModel):
         if clash:
             raise ValueError(f"agents share the label(s) {clash}: name them, e.g. fast=openai:model-a")
         return self
+
+    _salt: str | None = PrivateAttr(None)
+
+    def with_salt(self, salt: str | None) -> RunConfig:
+        """This config with a private test split: the secret is kept in memory, only its fingerprint
+        is part of the config. On a stored config, the salt must match the stored fingerprint."""
+        if not salt:
+            if self.salt_fingerprint:
+                raise ValueError(f"this run's test split is private (salt fingerprint {self.salt_fingerprint}): "
+                                 "give the same secret with --salt or ARENA_SALT")
+            return self
+        fingerprint = salt_fingerprint(salt)
+        if self.salt_fingerprint and self.salt_fingerprint != fingerprint:
+            raise ValueError(f"the salt given does not match this run's (fingerprint {self.salt_fingerprint}, "
+                             f"given {fingerprint}): use the secret the run was started with")
+        config = self.model_copy(update={"salt_fingerprint": fingerprint})
+        config._salt = salt
+        return config
+
+    @property
+    def salt(self) -> str | None:
+        return self._salt
 
     def agent_specs(self) -> dict[str, str]:
         """Each agent's label (how it appears in results) and its spec (how it is built)."""
@@ -205,3 +229,20 @@ def stored_config(config: RunConfig, agent_configs: dict[str, dict[str, Any]]) -
 def restore(stored: dict[str, Any]) -> RunConfig:
     """The run config stored by `stored_config`."""
     return RunConfig.model_validate({k: v for k, v in stored.items() if k != "agent_configs"})
+
+
+def generate(family: Any, seed: int, split: Split, salt: str | None) -> Any:
+    """A family's task; the salt of a private split is passed only when there is one, so families
+    without private-split support keep working on public splits."""
+    if salt:
+        return family.generate(seed, split, salt=salt)
+    return family.generate(seed, split)
+
+
+def supports_salt(family: Any) -> bool:
+    import inspect
+
+    try:
+        return "salt" in inspect.signature(family.generate).parameters
+    except (TypeError, ValueError):
+        return False

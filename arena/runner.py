@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from arena.config import LimitOverrides, RunConfig, new_run_id, restore
+from arena.config import LimitOverrides, RunConfig, generate, new_run_id, restore, supports_salt
 from arena.config import stored_config as _stored_config
 from arena.errors import ConfigError, ContextOverflow
 from arena.executors import Executor, make_executor
@@ -127,11 +127,11 @@ class Runner:
         if key.family not in self.jobs:
             from arena.levels.worker import JobFamily
 
-            self.jobs[key.family] = JobFamily(key.family, self.config.families)
+            self.jobs[key.family] = JobFamily(key.family, self.config.families, salt=self.config.salt)
         return self.jobs[key.family]
 
     async def _episode(self, key: EpisodeKey) -> None:
-        task = self.family_for(key).generate(key.seed, key.split)
+        task = generate(self.family_for(key), key.seed, key.split, self.config.salt)
         async with self._slots:
             try:
                 result = await self._attempts(key, task)
@@ -162,7 +162,9 @@ class Runner:
 def validate_config(config: RunConfig) -> dict[str, AgentFactory]:
     """Resolve every family and agent before anything runs, so a typo fails fast and clearly."""
     for name in config.families:
-        load_family(name)
+        family = load_family(name)
+        if config.salt and not supports_salt(family):
+            raise ConfigError(f"family {name} cannot make a private split: its generate() takes no salt")
     check_config(config.sandbox)
     return validate_agents(config)
 

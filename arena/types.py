@@ -77,11 +77,12 @@ class Task(BaseModel):
     human_minutes: float = 5.0
     difficulty: int = 1
     params: dict[str, Any] = Field(default_factory=dict)
+    private: str | None = None  # the salt's fingerprint, for a task of a private split
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def id(self) -> str:
-        return task_id(self.family, self.version, self.split, self.seed)
+        return task_id(self.family, self.version, self.split, self.seed, self.private)
 
     @property
     def public_id(self) -> str:
@@ -92,10 +93,16 @@ class Task(BaseModel):
         return self.instructions[paraphrase % len(self.instructions)]
 
 
-def task_id(family: str, version: str, split: str, seed: int) -> str:
-    """Stable, readable id: the same family, version, split and seed always give the same id.
-    Kept on the host side (store, reports); agents see `public_task_id`."""
-    return f"{family}@{version}/{split}/{seed}"
+def task_id(family: str, version: str, split: str, seed: int, private: str | None = None) -> str:
+    """Stable, readable id: the same family, version, split and seed always give the same id; a
+    private split's tasks carry the salt's fingerprint. Kept on the host side (store, reports);
+    agents see `public_task_id`."""
+    return f"{family}@{version}/{split}/{seed}" + (f"#{private}" if private else "")
+
+
+def salt_fingerprint(salt: str) -> str:
+    """What is stored of a private split's secret: a fingerprint that cannot be turned back into it."""
+    return hashlib.sha256(f"arena-salt:{salt}".encode()).hexdigest()[:12]
 
 
 def public_task_id(readable_id: str) -> str:

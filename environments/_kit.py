@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import hmac
 import math
 import random
 import re
@@ -19,7 +21,7 @@ from typing import Any, TypeVar
 from arena.errors import SandboxError
 from arena.grading import open_grading
 from arena.protocols import GradingView, Sandbox
-from arena.types import Check, Split, ToolCall
+from arena.types import Check, Split, Task, ToolCall, salt_fingerprint
 
 T = TypeVar("T")
 SETUP_TIMEOUT = 60.0
@@ -28,9 +30,21 @@ SETUP_TIMEOUT = 60.0
 # ---------------------------------------------------------------- generation
 
 
-def rng_for(family: str, split: Split, seed: int) -> random.Random:
-    """The one random generator of a task: the same family, split and seed give the same task."""
+def rng_for(family: str, split: Split, seed: int, salt: str | None = None) -> random.Random:
+    """The one random generator of a task: the same family, split and seed give the same task. A
+    salt (a private split's secret) is mixed into the test split only, so nobody without it can
+    regenerate those tasks and the same salt reproduces them exactly."""
+    if salt and split == "test":
+        secret = hmac.new(salt.encode(), f"{family}:{split}:{seed}".encode(), hashlib.sha256).hexdigest()
+        return random.Random(f"{family}:{split}:{seed}:{secret}")
     return random.Random(f"{family}:{split}:{seed}")
+
+
+def sealed(task: Task, salt: str | None) -> Task:
+    """Mark a task generated with a salt as private (its id carries the salt's fingerprint)."""
+    if not salt or task.split != "test":
+        return task
+    return task.model_copy(update={"private": salt_fingerprint(salt)})
 
 
 def template_for(seed: int, templates: Sequence[T]) -> T:

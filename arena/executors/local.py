@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from arena.agents.oracle import receives_solution
 from arena.attempt import OneOff, SandboxSource, episode_sandbox, infra_result, play
-from arena.config import RunConfig
+from arena.config import RunConfig, generate
 from arena.errors import ContextOverflow, InfraError
 from arena.integrity import TamperEvident, fingerprint, packages_of
 from arena.levels import build_episode
@@ -37,12 +37,12 @@ class LocalExecutor:
         if key.family not in self.jobs:
             from arena.levels.worker import JobFamily
 
-            self.jobs[key.family] = JobFamily(key.family, self.config.families)
+            self.jobs[key.family] = JobFamily(key.family, self.config.families, salt=self.config.salt)
         return self.jobs[key.family]
 
     async def attempt(self, key: EpisodeKey, attempt: int, record: StepSink) -> EpisodeResult:
         family = self.family_for(key)
-        task = family.generate(key.seed, key.split)
+        task = generate(family, key.seed, key.split, self.config.salt)
         labels = {"arena.run": self.run_id, "arena.episode": key.id, "arena.attempt": str(attempt)}
         try:
             async with episode_sandbox(family, self.sandboxes, labels) as sandbox:

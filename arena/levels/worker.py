@@ -32,11 +32,24 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from arena.config import generate
+from arena.environments._kit import rng_for
 from arena.errors import InfraError, ToolError
 from arena.protocols import ExecResult, Family, GradingView, Sandbox, State
 from arena.registry import load_family
 from arena.tools import SHELL_TOOLS, Tool, ToolContext, edit
-from arena.types import Check, CheckResult, EpisodeResult, Limits, PartResult, Split, Subgoal, Task, ToolCall
+from arena.types import (
+    Check,
+    CheckResult,
+    EpisodeResult,
+    Limits,
+    PartResult,
+    Split,
+    Subgoal,
+    Task,
+    ToolCall,
+    salt_fingerprint,
+)
 from arena.wrappers import EpisodeWrapper
 
 JOB_VERSION = "1"
@@ -210,8 +223,9 @@ class JobFamily:
     version = JOB_VERSION
     templates: Sequence[str] = ("batch", "mixed", "chain")
 
-    def __init__(self, primary: str, pool: Sequence[str]) -> None:
+    def __init__(self, primary: str, pool: Sequence[str], *, salt: str | None = None) -> None:
         self.primary = primary
+        self.salt = salt  # a private test split's secret: parts are generated with it
         self.pool = list(dict.fromkeys([primary, *pool]))
         self.name = f"job:{primary}"
         self.description = f"Jobs of two to four tasks around the {primary} family"
@@ -231,8 +245,10 @@ class JobFamily:
             names.append("chain")
         return names
 
-    def generate(self, seed: int, split: Split) -> Task:
-        rng = random.Random(f"{self.name}:{'+'.join(self.pool)}:{split}:{seed}")
+    def generate(self, seed: int, split: Split, salt: str | None = None) -> Task:
+        if salt and salt != self.salt:
+            raise ValueError("a job family generates with the salt it was made with")
+        rng = rng_for(f"{self.name}:{'+'.join(self.pool)}", split, seed, self.salt)
         template = self._templates()[seed % len(self._templates())]
         specs = self._compose(template, rng, seed)
         parts = self._parts_from(specs, split)
@@ -254,6 +270,7 @@ class JobFamily:
             human_minutes=round(sum(p.task.human_minutes for p in parts) * 1.1, 1),  # plus switching between them
             difficulty=max(p.task.difficulty for p in parts),
             params={"parts": specs},
+            private=salt_fingerprint(self.salt) if self.salt and split == "test" else None,
         )
 
     def _compose(self, template: str, rng: random.Random, seed: int) -> list[dict[str, Any]]:
@@ -362,7 +379,7 @@ def _parts(job: JobFamily, specs: tuple[tuple[tuple[str, Any], ...], ...], split
     spec_dicts = [dict(s) for s in specs]
     for spec in spec_dicts:  # the chained data task must exist before its assembling step
         if spec["kind"] == "assemble":
-            data_task = job.families["data"].generate(spec["data_seed"], split)
+            data_task = generate(job.families["data"], spec["data_seed"], split, job.salt)
             chained[spec["data_seed"]] = (data_task, "")
     for spec in spec_dicts:
         if spec["kind"] == "assemble":
@@ -373,7 +390,7 @@ def _parts(job: JobFamily, specs: tuple[tuple[tuple[str, Any], ...], ...], split
             parts.append(Part("", AssembleStep(), step))
             continue
         family = job.families[spec["family"]]
-        task = family.generate(spec["seed"], split)
+        task = generate(family, spec["seed"], split, job.salt)
         if spec.get("chained"):
             produced = chained[spec["seed"]][1]
             task = task.model_copy(update={"files": {p: t for p, t in task.files.items() if p != produced}})

@@ -63,6 +63,7 @@ class RunRef(BaseModel):
     levels: list[str]
     trials: int | None = None
     sandbox: str | None = None
+    private_split: str | None = None  # the salt's fingerprint when the test split is private
 
 
 class ErrorSample(BaseModel):
@@ -147,7 +148,7 @@ def run_ref(info: RunInfo) -> RunRef:
         id=info.id, status=info.status, created=info.created, episodes=info.episodes, done=info.done,
         agents=list(cfg.get("agents", [])), families=list(cfg.get("families", [])),
         levels=list(cfg.get("levels", ["agent"])), trials=cfg.get("trials"),
-        sandbox=(cfg.get("sandbox") or {}).get("kind"),
+        sandbox=(cfg.get("sandbox") or {}).get("kind"), private_split=cfg.get("salt_fingerprint"),
     )
 
 

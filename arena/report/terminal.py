@@ -65,11 +65,13 @@ def render(summary: Summary, *, title: str | None = None) -> list[RenderableType
 
 def _title(summary: Summary) -> str:
     runs = summary.runs
+    private = sorted({r.private_split for r in runs if r.private_split})
+    mark = f"; private split, salt {', '.join(private)}" if private else ""
     if len(runs) == 1:
         r = runs[0]
-        return f"Run {r.id} ({r.status}, {r.done}/{r.episodes} episodes done)"
+        return f"Run {r.id} ({r.status}, {r.done}/{r.episodes} episodes done{mark})"
     return f"Runs {', '.join(r.id for r in runs)} ({sum(r.done for r in runs)}/{sum(r.episodes for r in runs)} " \
-           "episodes done)"
+           f"episodes done{mark})"
 
 
 def _few_caption(summary: Summary, text: str) -> str:

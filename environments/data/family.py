@@ -18,7 +18,7 @@ from arena.protocols import GradingView, Sandbox, State
 from arena.tools import Tool, ToolContext, cap_output, format_exec, list_dir, read_file
 from arena.types import CheckResult, Limits, Split, Subgoal, Task, ToolCall
 
-from .._kit import goal, level_for, rng_for, step, template_for, write_files
+from .._kit import goal, level_for, rng_for, sealed, step, template_for, write_files
 from .answers import Expected, judge
 from .common import Level, Problem, instructions
 from .templates import access_log, leave, orders, releases, sales, sensors
@@ -74,11 +74,11 @@ class DataFamily:
     templates: Sequence[str] = TEMPLATES
     image: str | None = "arena-base"
 
-    def generate(self, seed: int, split: Split) -> Task:
-        rng = rng_for(self.name, split, seed)
+    def generate(self, seed: int, split: Split, salt: str | None = None) -> Task:
+        rng = rng_for(self.name, split, seed, salt)
         template = template_for(seed, TEMPLATES)
         problem = GENERATORS[template](rng, split, Level(level_for(seed, TEMPLATES)))
-        return Task(
+        task = Task(
             family=self.name,
             version=self.version,
             seed=seed,
@@ -98,6 +98,7 @@ class DataFamily:
             difficulty=problem.difficulty,
             params={"question": problem.kind, "expected": problem.expected.model_dump(), "solution": problem.solution},
         )
+        return sealed(task, salt)
 
     def tools(self, task: Task) -> list[Tool]:
         return [python, read_file, list_dir]

@@ -6,7 +6,7 @@ from arena.protocols import GradingView, Sandbox, State
 from arena.tools import SHELL_TOOLS, Tool
 from arena.types import CheckResult, Limits, Split, Task, ToolCall
 
-from .._kit import grading_view, level_for, rng_for, template_for, write_files
+from .._kit import grading_view, level_for, rng_for, sealed, template_for, write_files
 from . import _cleanup, _count, _csv, _dedupe, _manifest, _rename, _sort
 from ._common import Final, Template, snapshot, tree_check
 
@@ -35,12 +35,12 @@ class FilesFamily:
     templates = tuple(t.name for t in TEMPLATES)
     image = "arena-base"
 
-    def generate(self, seed: int, split: Split) -> Task:
-        rng = rng_for(self.name, split, seed)
+    def generate(self, seed: int, split: Split, salt: str | None = None) -> Task:
+        rng = rng_for(self.name, split, seed, salt)
         template = template_for(seed, TEMPLATES)
         difficulty = difficulty_for(seed)
         draft = template.draft(rng, split, difficulty)
-        return Task(
+        task = Task(
             family=self.name,
             version=self.version,
             seed=seed,
@@ -54,6 +54,7 @@ class FilesFamily:
             difficulty=difficulty,
             params=draft.params,
         )
+        return sealed(task, salt)
 
     def tools(self, task: Task) -> list[Tool]:
         return list(SHELL_TOOLS)

@@ -7,7 +7,7 @@ from arena.protocols import GradingView, Sandbox, State
 from arena.tools import Tool
 from arena.types import CheckResult, Limits, Split, Subgoal, Task, ToolCall
 
-from .._kit import level_for, rng_for, steps_from, template_for
+from .._kit import level_for, rng_for, sealed, steps_from, template_for
 from ._checks import check_collateral, check_database, check_reply
 from ._templates import TEMPLATES, build_scenario
 from ._tools import HelpdeskState, helpdesk_tools
@@ -21,8 +21,8 @@ class HelpdeskFamily:
     templates = TEMPLATES
     image = None
 
-    def generate(self, seed: int, split: Split) -> Task:
-        rng = rng_for(self.name, split, seed)
+    def generate(self, seed: int, split: Split, salt: str | None = None) -> Task:
+        rng = rng_for(self.name, split, seed, salt)
         template = template_for(seed, TEMPLATES)
         scenario = build_scenario(template, level_for(seed, TEMPLATES), split, rng)
         changes = bool(scenario.params["reference_writes"])
@@ -34,7 +34,7 @@ class HelpdeskFamily:
         act = Subgoal(name="act", description="Make exactly the changes the policy allows (refund, exchange, "
                       "address change, cancellation or escalation) and nothing else.",
                       checks=["database_state", "no_forbidden_action"])
-        return Task(
+        task = Task(
             family=self.name,
             version=self.version,
             seed=seed,
@@ -47,6 +47,7 @@ class HelpdeskFamily:
             difficulty=scenario.difficulty,
             params=scenario.params,
         )
+        return sealed(task, salt)
 
     def tools(self, task: Task) -> list[Tool]:
         return helpdesk_tools()

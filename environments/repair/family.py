@@ -19,7 +19,7 @@ from arena.protocols import GradingView, Sandbox, State
 from arena.tools import Tool, ToolContext, bash, cap_output, edit, format_exec, read_file, write_file
 from arena.types import CheckResult, Limits, Split, Subgoal, Task, ToolCall
 
-from .._kit import goal, grading_view, guard, level_for, rng_for, step, template_for, write_files
+from .._kit import goal, grading_view, guard, level_for, rng_for, sealed, step, template_for, write_files
 from . import policy
 from .grading import copy_package, not_run, run_suites, sha256, visible_test_command, weakened_tests
 from .instructions import instructions, readme
@@ -114,8 +114,8 @@ class Draw:
         return round(3 + lines / 25 + sum(MINUTES_PER_BUG[d] for d in plan), 1)
 
 
-def draw(seed: int, split: Split) -> Draw:
-    rng = rng_for(RepairFamily.name, split, seed)
+def draw(seed: int, split: Split, salt: str | None = None) -> Draw:
+    rng = rng_for(RepairFamily.name, split, seed, salt)
     template = template_for(seed, TEMPLATES)
     difficulty = level_for(seed, TEMPLATES)
     plan = LEVELS[difficulty]
@@ -136,8 +136,8 @@ class RepairFamily:
     templates: Sequence[str] = TEMPLATES
     image: str | None = "arena-python"
 
-    def generate(self, seed: int, split: Split) -> Task:
-        drawn = draw(seed, split)
+    def generate(self, seed: int, split: Split, salt: str | None = None) -> Task:
+        drawn = draw(seed, split, salt)
         library, bugs, difficulty = drawn.library, drawn.bugs, drawn.difficulty
         visible = suite_files(library, drawn.visible, "tests/test_")
         hidden = suite_files(library, library.tests, "test_hidden_")
@@ -159,7 +159,7 @@ class RepairFamily:
                 checks=["visible_tests_pass", "tests_not_weakened"],
             ))
         edits = revert_edits(library, bugs)
-        return Task(
+        task = Task(
             family=self.name,
             version=self.version,
             seed=seed,
@@ -185,6 +185,7 @@ class RepairFamily:
                 "hidden_tests": hidden,
             },
         )
+        return sealed(task, salt)
 
     def tools(self, task: Task) -> list[Tool]:
         return [bash, read_file, write_file, edit, run_tests]

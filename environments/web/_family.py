@@ -10,7 +10,7 @@ from arena.protocols import GradingView, Sandbox, State
 from arena.tools import Tool
 from arena.types import CheckResult, Limits, Split, Subgoal, Task, ToolCall
 
-from .._kit import level_for, rng_for, steps_from, template_for
+from .._kit import level_for, rng_for, sealed, steps_from, template_for
 from ._browser import browser_tools
 from ._checks import check_answer, check_filled, check_no_submissions, check_submissions
 from ._formtasks import book_room, order_supplies, visitor_registration
@@ -46,8 +46,8 @@ class WebFamily:
     templates = tuple(TEMPLATES)
     image = None
 
-    def generate(self, seed: int, split: Split) -> Task:
-        rng = rng_for(self.name, split, seed)
+    def generate(self, seed: int, split: Split, salt: str | None = None) -> Task:
+        rng = rng_for(self.name, split, seed, salt)
         template = template_for(seed, self.templates)
         builder = base_site(rng, split, difficulty=level_for(seed, self.templates))
         scenario = TEMPLATES[template](builder)
@@ -58,7 +58,7 @@ class WebFamily:
                         Subgoal(name="submit_form", description=SUBMIT_GOAL,
                                 checks=["form_recorded", "no_other_submissions"])]
         solution = tag_steps(scenario.solution, [g.name for g in subgoals])
-        return Task(
+        task = Task(
             family=self.name,
             version=self.version,
             seed=seed,
@@ -77,6 +77,7 @@ class WebFamily:
                 "solution": solution,
             },
         )
+        return sealed(task, salt)
 
     def tools(self, task: Task) -> list[Tool]:
         return browser_tools()
