@@ -19,7 +19,7 @@ done
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(bubblewrap docker.io debootstrap python3 python3-venv python3-pytest util-linux procps)
+packages=(bubblewrap docker.io debootstrap python3 python3-venv python3-pytest util-linux procps mount e2fsprogs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

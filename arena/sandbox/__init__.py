@@ -26,6 +26,9 @@ class SandboxConfig(BaseModel):
     pids: int = Field(256, ge=16)
     file_size_mb: int = Field(256, ge=1)
     cpu_seconds: int = Field(600, ge=1)
+    disk_mb: int = Field(1024, ge=0)  # /work and /tmp together, on a file system of their own; 0: no cap
+    inodes: int = Field(65536, ge=1024)  # files and directories on that file system
+    shm_mb: int = Field(64, ge=1)  # /dev/shm (a tmpfs, counted in memory_mb)
     unsafe_local: bool = False  # required for kind="process": no isolation at all
 
 
