@@ -232,8 +232,6 @@ class Command:
                 sel.register(fd, selectors.EVENT_WRITE, (self.on_stdin, None))
             else:
                 self.proc.stdin.close()
-        if self.role != "root":
-            prefer_as_oom_victim(self.proc.pid)
         self.pidfd = None
         try:
             self.pidfd = os.pidfd_open(self.proc.pid)
@@ -330,10 +328,11 @@ class Command:
         )
 
 
-def prefer_as_oom_victim(pid):
-    """Raise a command's OOM score (allowed without privilege), so that when the sandbox runs out
-    of memory the kernel kills the agent's processes before this server."""
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/oom_score_adj", "w") as f:
+def same_oom_score_as_commands():
+    """Raise this server's OOM score to what every command inherits from it (raising needs no
+    privilege; lowering does, and the sandbox has none). Were the server lower than its commands,
+    the kernel would pick a small command over a big one: scores must only differ by size."""
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
         f.write("500")
 
 
@@ -544,6 +543,7 @@ def main():
     if MODE == "root":
         os.setgroups([])
     apply_limits()
+    same_oom_score_as_commands()
     os.umask(0o022)
     os.set_blocking(0, False)
     source = Input()

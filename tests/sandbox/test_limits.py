@@ -1,0 +1,79 @@
+"""Resource bounds that hold for a sandbox as a whole, in both sandboxes: memory over all its
+processes and its tmpfs, a capped /dev/shm, a capped disk (bytes and inodes) for /work and /tmp,
+and (bwrap as root, through its cgroup) the CPU quota. Every attack ends as a failed command, the
+host untouched, and the sandbox still usable."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from arena.sandbox import SandboxConfig, records
+from tests.sandbox.kit import Opener
+
+HOG = "import time; x = b'x' * (700 * 1024 * 1024); print('allocated', flush=True); time.sleep(60)"
+
+
+async def test_memory_bound_holds_for_all_processes_together(open_kind: Opener) -> None:
+    sandbox = await open_kind(memory_mb=1024)
+    # Four processes of 700 MB each: one process fits, four do not.
+    script = 'for i in 1 2 3 4; do python3 -c "$0" > hog$i.log 2>&1 & done; sleep 6; pgrep -fc "x = b"'
+    r = await sandbox.exec(["bash", "-c", script, HOG], timeout=60)
+    assert r.stdout.split(), r
+    assert int(r.stdout.split()[-1]) <= 1, r  # per-process limits would let all four live
+    assert (await sandbox.exec("echo ok", timeout=10)).stdout == "ok\n"
+
+
+async def test_dev_shm_is_capped(open_kind: Opener) -> None:
+    sandbox = await open_kind(shm_mb=32)
+    r = await sandbox.exec("head -c 2G /dev/zero > /dev/shm/fill; echo $?; df -k /dev/shm | tail -1", timeout=60)
+    assert "No space left on device" in r.stderr
+    size_kb = int(r.stdout.split("\n")[1].split()[1])
+    assert size_kb <= 32 * 1024
+    assert (await sandbox.exec("rm /dev/shm/fill; echo ok", timeout=10)).stdout == "ok\n"
+
+
+def _host_free() -> int:
+    st = os.statvfs(records.state_root())
+    return st.f_bavail * st.f_frsize
+
+
+async def test_disk_is_capped_in_bytes(open_kind: Opener) -> None:
+    sandbox = await open_kind(disk_mb=64)
+    before = _host_free()
+    for target in ("/work/big", "/tmp/big"):
+        r = await sandbox.exec(f"head -c 2G /dev/zero > {target}", timeout=60)
+        assert r.exit_code != 0 and "No space left on device" in r.stderr
+    assert before - _host_free() < 80 * 1024 * 1024  # the cap (shared by /work and /tmp) and some metadata
+    r = await sandbox.exec("rm /work/big /tmp/big && echo room again > /work/note && cat /work/note", timeout=20)
+    assert r.stdout == "room again\n"
+
+
+async def test_disk_is_capped_in_inodes(open_kind: Opener) -> None:
+    sandbox = await open_kind(inodes=2048)
+    script = "import os\nfor i in range(200_000):\n    open(f'/work/f{i}', 'w').close()\n"
+    r = await sandbox.exec(["python3", "-c", script], timeout=60)
+    assert r.exit_code != 0 and "No space left on device" in r.stderr
+    count = await sandbox.exec("ls /work | wc -l", timeout=20)
+    assert int(count.stdout) < 2048
+    assert (await sandbox.exec("rm -f /work/f*; touch /work/again && echo ok", timeout=30)).stdout == "ok\n"
+
+
+def test_default_caps_are_sane() -> None:
+    config = SandboxConfig()
+    assert config.disk_mb == 1024 and 10_000 <= config.inodes <= 1_000_000 and config.shm_mb <= config.memory_mb
+
+
+async def test_cpu_quota_holds_for_the_whole_sandbox(open_kind: Opener) -> None:
+    sandbox = await open_kind(cpus=0.5)
+    # Two busy processes for two seconds of wall time: at most about one CPU second between them.
+    burn = "import time\nend = time.time() + 2\nwhile time.time() < end: pass\n"
+    started = time.monotonic()
+    r = await sandbox.exec(
+        ["bash", "-c", 'python3 -c "$0" & python3 -c "$0" & wait; cat /proc/self/stat >/dev/null; times', burn],
+        timeout=60,
+    )
+    assert time.monotonic() - started < 30
+    children = r.stdout.strip().split("\n")[-1].split()  # `times`: user and system time of the children
+    used = sum(float(t.rstrip("s").split("m")[0]) * 60 + float(t.rstrip("s").split("m")[1]) for t in children)
+    assert used < 1.6, r.stdout
