@@ -29,6 +29,7 @@ TMPFS_BYTES = 256 * 1024 * 1024  # each of HOME and /tmp
 JAIL_UID = 1000
 HOST_UID_RANGE = (200_000, 2_000_000_000)
 SYSTEM_ROOTS = ("/usr", "/etc", *jail.MERGED_USR)
+NETWORK_ETC = ("/etc/resolv.conf", "/etc/hosts")  # name resolution, when the program may use the network
 MAX_COPIED = 64 * 1024 * 1024  # a readable file the jail's uid cannot reach is copied in, up to this
 
 
@@ -128,11 +129,12 @@ async def start_jailed(
             )
     options = [
         *jail.system_options(),
+        # The private HOME and /tmp first: readable paths may lie under /tmp, and must stay visible.
+        "--perms", "0700", "--size", str(TMPFS_BYTES), "--tmpfs", HOME,
+        "--perms", "1777", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
         *binds,
         *jail.mask_options([*SYSTEM_ROOTS, *paths]),
         *[arg for path in hidden if os.path.exists(path) for arg in ("--tmpfs", os.path.realpath(path))],
-        "--perms", "0700", "--size", str(TMPFS_BYTES), "--tmpfs", HOME,
-        "--perms", "1777", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
         "--dev", "/dev",
         "--proc", "/proc",
         "--unshare-all", "--unshare-user", "--disable-userns",
@@ -153,11 +155,9 @@ async def start_jailed(
         **copies,
         "/etc/passwd": f"root:x:0:0:root:/root:/bin/sh\nagent:x:{JAIL_UID}:{JAIL_UID}:agent:{HOME}:/bin/sh\n".encode(),
         "/etc/group": f"root:x:0:\nagent:x:{JAIL_UID}:\n".encode(),
-        "/etc/hosts": b"127.0.0.1\tlocalhost arena-agent\n::1\tlocalhost\n",
     }
-    if network and os.path.exists("/etc/hosts"):
-        files.pop("/etc/hosts")
-        options += ["--ro-bind", "/etc/hosts", "/etc/hosts"]
+    if not network:
+        files["/etc/hosts"] = b"127.0.0.1\tlocalhost arena-agent\n::1\tlocalhost\n"
     uid = random.randrange(*HOST_UID_RANGE) if os.geteuid() == 0 else None
     started = await jail.spawn(options, [program, *argv[1:]], files=files, uid=uid)
     return JailedProcess(started)

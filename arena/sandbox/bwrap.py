@@ -125,7 +125,13 @@ class BwrapSandbox(ServedSandbox):
     async def start(cls, config: SandboxConfig, *, image: str, labels: dict[str, str]) -> BwrapSandbox:
         """Make the sandbox's host side and start its jail. `image` is ignored: the jail uses the
         host's system directories."""
-        sandbox = await asyncio.to_thread(cls._prepare, config, labels)
+        preparing = asyncio.ensure_future(asyncio.to_thread(cls._prepare, config, labels))
+        try:
+            sandbox = await asyncio.shield(preparing)
+        except asyncio.CancelledError:  # a cancelled start leaves nothing behind: finish, then remove
+            with contextlib.suppress(BaseException):
+                await (await preparing).close()
+            raise
         try:
             await sandbox._start_agent()
         except BaseException:

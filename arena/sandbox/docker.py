@@ -188,11 +188,17 @@ class DockerSandbox(ServedSandbox):
 
     @classmethod
     async def start(cls, config: SandboxConfig, *, image: str, labels: dict[str, str]) -> DockerSandbox:
-        sandbox = await _guard(
+        creating = asyncio.ensure_future(_guard(
             _in_thread(lambda: cls._create_blocking(config, image, labels), orphan=DockerSandbox._discard),
             START_TIMEOUT,
             "creating a container",
-        )
+        ))  # fmt: skip
+        try:
+            sandbox = await asyncio.shield(creating)
+        except asyncio.CancelledError:  # a cancelled start leaves nothing behind: finish, then remove
+            with contextlib.suppress(BaseException):
+                await (await creating).close()
+            raise
         try:
             await _guard(sandbox._start(), START_TIMEOUT, "starting a container")
         except BaseException:

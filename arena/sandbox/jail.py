@@ -150,8 +150,10 @@ async def spawn(
             fd = _memfd("arena-file", content)
             fds.append(fd)
             data_args += ["--perms", "0644", "--ro-bind-data", str(fd), dest]
-        # The files first: options may end in `--remount-ro /`, after which nothing can be made.
-        all_options = [*data_args, *options, "--info-fd", str(info_w)]
+        # The files go after every other mount (a tmpfs mounted later would hide them), but before
+        # `--remount-ro /`, after which nothing can be made.
+        at = next((i for i in range(len(options) - 1) if options[i : i + 2] == ["--remount-ro", "/"]), len(options))
+        all_options = [*options[:at], *data_args, *options[at:], "--info-fd", str(info_w)]
         args_fd = _memfd("arena-args", b"".join(a.encode() + b"\0" for a in all_options))
         fds.append(args_fd)
         argv = [shutil.which("bwrap") or "bwrap", "--args", str(args_fd), "--", *command]

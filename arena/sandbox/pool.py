@@ -51,6 +51,11 @@ class SandboxPool:
     def _key(self, image: str) -> str:
         return "" if self.config.kind == "bwrap" else image
 
+    def ready(self, image: str) -> int:
+        """How many started sandboxes wait for `image` right now."""
+        queue = self._ready.get(self._key(image))
+        return 0 if queue is None else sum(1 for item in queue._queue if not isinstance(item, BaseException))  # type: ignore[attr-defined]
+
     async def __aenter__(self) -> SandboxPool:
         self._open = True
         for image in self._images:
