@@ -38,12 +38,11 @@ from typing import Any, ClassVar
 from arena.errors import SandboxError, WorldBroken
 from arena.sandbox import SandboxConfig, cgroups, disk, jail, records
 from arena.sandbox.channel import Channel, ChannelError, server_command, stream_source
-from arena.sandbox.served import FILE_TIMEOUT, ServedGradingView, ServedSandbox
+from arena.sandbox.served import FILE_TIMEOUT, GRADING_BYTES, GRADING_DIR, ServedGradingView, ServedSandbox
 
 log = logging.getLogger("arena.sandbox")
 
 WORKDIR = "/work"
-GRADING_DIR = "/grading"
 JAIL_UID = 1000  # the agent's uid inside its jail
 HOST_UID_RANGE = (200_000, 2_000_000_000)  # host uids for jails when the arena runs as root
 PYTHON = "/usr/bin/python3"  # the host's, run inside the jail
@@ -108,7 +107,7 @@ class BwrapSandbox(ServedSandbox):
         self.config = config
         self.record = record
         self.root = record.directory
-        self.fs = fs  # host path of the sandbox's file system: work/, tmp/, grading/
+        self.fs = fs  # host path of the sandbox's file system: work/ and tmp/
         self.host_uid = uids[0] if uids else None
         self.grader_uid = uids[1] if uids else None
         self.cgroups = groups
@@ -200,7 +199,7 @@ class BwrapSandbox(ServedSandbox):
 
     def _make_dirs(self) -> None:
         fs = self.fs
-        for name, mode in (("work", 0o755), ("tmp", 0o1777), ("grading", 0o711)):
+        for name, mode in (("work", 0o755), ("tmp", 0o1777)):
             (fs / name).mkdir(exist_ok=True)
             (fs / name).chmod(mode)
         if self.host_uid is not None:
@@ -265,7 +264,7 @@ class BwrapSandbox(ServedSandbox):
             *jail.mask_options(["/usr", "/etc", *jail.MERGED_USR]),
             "--bind", str(self.fs / "work"), WORKDIR,
             "--bind", str(self.fs / "tmp"), "/tmp",
-            "--bind", str(self.fs / "grading"), GRADING_DIR,
+            "--perms", "0711", "--size", str(GRADING_BYTES), "--tmpfs", GRADING_DIR,
             "--dev", "/dev",
             "--proc", "/proc",
             "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",

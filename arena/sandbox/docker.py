@@ -31,13 +31,12 @@ from arena.errors import SandboxError, WorldBroken
 from arena.sandbox import SandboxConfig, disk, records
 from arena.sandbox.bwrap import remove_tree
 from arena.sandbox.channel import Channel, ChannelError, ChannelTimeout, docker_source, server_command
-from arena.sandbox.served import FILE_TIMEOUT, ServedGradingView, ServedSandbox
+from arena.sandbox.served import FILE_TIMEOUT, GRADING_BYTES, GRADING_DIR, ServedGradingView, ServedSandbox
 
 if TYPE_CHECKING:
     import docker
 
 WORKDIR = "/work"
-GRADING_DIR = "/grading"
 AGENT_IDS = (1000, 1000)
 GRADER_IDS = (1002, 1002)
 MANAGED_LABEL = "arena.managed"
@@ -225,12 +224,11 @@ class DockerSandbox(ServedSandbox):
                 record.update(mount=True)
                 fs = disk.make(record.directory, size_mb=config.disk_mb, inodes=config.inodes,
                                templates=records.templates_dir())  # fmt: skip
-                layout = (("work", 0o755, AGENT_IDS), ("tmp", 0o1777, (0, 0)), ("grading", 0o711, (0, 0)))
-                for name, mode, owner in layout:
+                for name, mode, owner in (("work", 0o755, AGENT_IDS), ("tmp", 0o1777, (0, 0))):
                     (fs / name).mkdir()
                     os.chown(fs / name, *owner)
                     (fs / name).chmod(mode)
-                mounts = [Mount(f"/{name}", str(fs / name), type="bind") for name in ("work", "tmp", "grading")]
+                mounts = [Mount(f"/{name}", str(fs / name), type="bind") for name in ("work", "tmp")]
             elif config.disk_mb:
                 from arena.sandbox.bwrap import _warn_once
 
@@ -252,6 +250,7 @@ class DockerSandbox(ServedSandbox):
                 security_opt=["no-new-privileges"],
                 init=True,  # reaps orphans the agent leaves behind
                 read_only=bool(mounts),  # /work, /tmp and /grading are the writable places
+                tmpfs={GRADING_DIR: f"size={GRADING_BYTES},mode=0711"},
                 shm_size=config.shm_mb * 1024 * 1024,
                 log_config={"type": "none"},  # the stream carries file contents and grading material
                 mounts=mounts,
@@ -397,8 +396,6 @@ class DockerSandbox(ServedSandbox):
         else:
             await self._request({"op": "freeze_uid", "role": "agent"}, b"", FILE_TIMEOUT)
         try:
-            if not self.record.data.get("mount"):  # no grading mount: make the directory in the container
-                await self._request({"op": "mkdir", "path": GRADING_DIR, "mode": 0o711}, b"", FILE_TIMEOUT)
             scratch = f"{GRADING_DIR}/{secrets.token_hex(8)}"
             header, _ = await self._request({"op": "mkdir", "path": scratch, "owner": "grader", "mode": 0o700},
                                             b"", FILE_TIMEOUT)  # fmt: skip

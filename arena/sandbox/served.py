@@ -19,6 +19,8 @@ from arena.sandbox import SandboxConfig
 
 OUTPUT_CAP = 4 * 1024 * 1024  # per stream and exec: a `yes` flood must not eat host memory
 FILE_TIMEOUT = 60.0  # read_file / write_file have no timeout argument
+GRADING_DIR = "/grading"  # where graders' scratch directories are made: a tmpfs of its own
+GRADING_BYTES = 256 * 1024 * 1024  # its size, apart from the agent's disk: a full disk cannot stop grading
 GRACE = 3.0  # past a command's own timeout (enforced inside), when the host stops waiting
 CHANNEL_LOST = (
     "the sandbox's command channel died during this command (a process of the agent's killed, "
@@ -143,9 +145,8 @@ class ServedGradingView:
     async def exec_untrusted(
         self, cmd: str | list[str], *, timeout: float, stdin: bytes | None = None, cwd: str | None = None
     ) -> ExecResult:
-        header = exec_request(
-            cmd, timeout=timeout, stdin=stdin, role="grader", cwd=cwd or self.workdir, env={"HOME": self.scratch}
-        )
+        env = {"HOME": self.scratch, "TMPDIR": self.scratch}  # the agent's /tmp may be full, or planted
+        header = exec_request(cmd, timeout=timeout, stdin=stdin, role="grader", cwd=cwd or self.workdir, env=env)
         return exec_result(*await self._call(header, stdin or b"", timeout + GRACE))
 
     async def write_file(self, path: str, data: bytes) -> None:
