@@ -38,7 +38,14 @@ from typing import Any, ClassVar
 from arena.errors import SandboxError, WorldBroken
 from arena.sandbox import SandboxConfig, cgroups, disk, jail, records
 from arena.sandbox.channel import Channel, ChannelError, server_command, stream_source
-from arena.sandbox.served import FILE_TIMEOUT, GRADING_BYTES, GRADING_DIR, ServedGradingView, ServedSandbox
+from arena.sandbox.served import (
+    FILE_TIMEOUT,
+    GRADING_BYTES,
+    GRADING_DIR,
+    ServedGradingView,
+    ServedSandbox,
+    max_reply,
+)
 
 log = logging.getLogger("arena.sandbox")
 
@@ -312,6 +319,7 @@ class BwrapSandbox(ServedSandbox):
             started.process.stdin,
             preamble=preamble,
             describe=lambda: stderr.decode(errors="replace").strip()[-500:],
+            max_body=max_reply(self.config),
         )
         served = _Served(started, channel, stderr, asyncio.ensure_future(pump()))
         try:

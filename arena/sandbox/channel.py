@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 HEAD = struct.Struct(">II")
-MAX_FRAME = 1 << 31
+MAX_HEADER = 1 << 20  # headers are small JSON objects
+MAX_BODY = 1 << 30  # the default bound on a reply's body; sandboxes pass their own
 HELLO_TIMEOUT = 30.0
 SERVER_SOURCE = (Path(__file__).parent / "execserver.py").read_text()
 
@@ -85,9 +86,18 @@ class Channel:
     """Requests to one exec server; `hello` is the server's first frame."""
 
     def __init__(
-        self, source: Source, writer: asyncio.StreamWriter, *, preamble: bytes = b"", describe: Callable[[], str] = str
+        self,
+        source: Source,
+        writer: asyncio.StreamWriter,
+        *,
+        preamble: bytes = b"",
+        describe: Callable[[], str] = str,
+        max_body: int = MAX_BODY,
     ) -> None:
         self._source = source
+        # An agent can write into its own exec server's output: a frame that claims to be larger
+        # than any real reply ends the channel rather than the arena's memory.
+        self._max_body = max_body
         self._writer = writer
         self._describe = describe  # extra words for error messages (the server's stderr)
         self._pending: dict[int, asyncio.Future[tuple[dict[str, Any], bytes]]] = {}
@@ -173,7 +183,7 @@ class Channel:
                 buffer += data
                 while len(buffer) >= HEAD.size:
                     head_len, body_len = HEAD.unpack_from(buffer)
-                    if head_len > MAX_FRAME or body_len > MAX_FRAME:
+                    if head_len > MAX_HEADER or body_len > self._max_body:
                         self._close("the exec server sent a malformed frame")
                         return
                     end = HEAD.size + head_len + body_len

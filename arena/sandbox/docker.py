@@ -28,10 +28,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from arena.errors import SandboxError, WorldBroken
-from arena.sandbox import SandboxConfig, disk, records
+from arena.sandbox import SandboxConfig, disk, jail, records
 from arena.sandbox.bwrap import remove_tree
-from arena.sandbox.channel import Channel, ChannelError, ChannelTimeout, docker_source, server_command
-from arena.sandbox.served import FILE_TIMEOUT, GRADING_BYTES, GRADING_DIR, ServedGradingView, ServedSandbox
+from arena.sandbox.channel import BOOTSTRAP, Channel, ChannelError, ChannelTimeout, docker_source, server_command
+from arena.sandbox.served import (
+    FILE_TIMEOUT,
+    GRADING_BYTES,
+    GRADING_DIR,
+    ServedGradingView,
+    ServedSandbox,
+    max_reply,
+)
 
 if TYPE_CHECKING:
     import docker
@@ -265,6 +272,13 @@ class DockerSandbox(ServedSandbox):
                     "root": {"HOME": "/root", "USER": "root"},
                 },
                 "exit_pid1_on_eof": True,
+                "delegate": {  # the agent's own exec server, for agent commands and files
+                    "bootstrap": BOOTSTRAP,
+                    "max_body": max_reply(config),
+                    "config": {"mode": "agent", "workdir": WORKDIR,
+                               "env": {"PATH": jail.SYSTEM_PATH, "LANG": "C.UTF-8", "HOME": WORKDIR,
+                                       "USER": "agent", "LOGNAME": "agent"}},
+                },
             })  # fmt: skip
             name = container_name(labels)
             container_id = api.create_container(
@@ -316,7 +330,7 @@ class DockerSandbox(ServedSandbox):
             writer.close()
             raise SandboxError(f"Docker refused to attach to the sandbox container: {status}")
         self.channel = Channel(docker_source(reader, self._stderr), writer, preamble=self._preamble,
-                               describe=self._server_stderr)  # fmt: skip
+                               describe=self._server_stderr, max_body=max_reply(self.config))  # fmt: skip
         await _in_thread(self._start_blocking)
         try:
             hello = await self.channel.hello()
@@ -357,7 +371,8 @@ class DockerSandbox(ServedSandbox):
     async def _call(self, header: dict[str, Any], body: bytes, timeout: float) -> tuple[dict[str, Any], bytes] | None:
         if self._stopped:
             raise SandboxError(self._stopped)
-        return await self._request(header, body, timeout)
+        reply = await self._request({**header, "timeout": header.get("timeout", timeout)}, body, timeout)
+        return None if reply[0].get("lost") else reply  # the agent killed or stopped its own exec server
 
     async def _broken(self, error: ChannelError) -> Exception:
         """What a dead or silent channel means: the agent's doing (its processes used up the

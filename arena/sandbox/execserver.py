@@ -13,7 +13,11 @@ Two modes:
 - `root`: the server runs as root (a Docker container's main process, the bubblewrap grader jail)
   and runs each command as the role the host names: `agent`, `grader` or `root`. The agent
   cannot signal, trace or replace it. It can also stop, freeze, thaw and kill every process of a
-  uid without forking (enough when the agent has used up the process limit).
+  uid without forking (enough when the agent has used up the process limit). With `delegate`
+  (Docker), the agent's commands and file operations go to a second server of this kind that it
+  starts as the agent: that one spawns commands with vfork (a uid switch per command would need a
+  full fork, several times slower), and if the agent kills or stops it, only the agent's requests
+  in flight are lost (answered `lost`) and a new one starts.
 
 Frame: 4-byte header length, 4-byte body length (big-endian), a JSON header, the body bytes.
 The server's first frame is a hello; after that every reply carries the id of its request.
@@ -451,11 +455,147 @@ def remove_tree(req):
     return b""
 
 
+# -------------------------------------------------------------------------------------- delegate
+
+
+class Delegate:
+    """Root mode: the agent's own exec server, which this one starts as the agent and forwards the
+    agent's requests to. Whatever happens to it, every request forwarded gets an answer: its own,
+    or `lost` when it dies or misses its deadline (then it is killed, and started again)."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.proc = None
+        self.pending = {}  # request id -> deadline
+        self.outgoing = bytearray()
+        self.incoming = bytearray()
+        self.greeted = False
+
+    def start(self):
+        source = globals().get("b")  # our own payload, as the bootstrap read it
+        if source is None:
+            with open(__file__, "rb") as f:
+                source = f.read()
+        source = source.split(b"\n", 1)[1] if source.startswith(b"CONFIG_JSON") else source
+        payload = f"CONFIG_JSON = {json.dumps(self.settings['config'])!r}\n".encode() + source
+        uid, gid = USERS["agent"]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-B", "-c", self.settings["bootstrap"], str(len(payload))],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd="/",
+            env=dict(ENV), start_new_session=True, user=uid, group=gid, extra_groups=[],
+        )  # fmt: skip
+        for stream in (self.proc.stdin, self.proc.stdout):
+            os.set_blocking(stream.fileno(), False)
+        sel.register(self.proc.stdout.fileno(), selectors.EVENT_READ, (self.on_output, None))
+        self.outgoing = bytearray()
+        self.incoming = bytearray()
+        self.greeted = False
+        self.send(payload)
+
+    def send(self, data):
+        if not self.outgoing:
+            sel.register(self.proc.stdin.fileno(), selectors.EVENT_WRITE, (self.on_writable, None))
+        self.outgoing += data
+
+    def forward(self, req, raw):
+        if self.proc is None:
+            self.start()
+        if req.get("op") != "cancel":
+            self.pending[req["id"]] = time.monotonic() + float(req.get("timeout", 60)) + 2.0
+        self.send(raw)
+
+    def on_writable(self, fd, _):
+        try:
+            written = os.write(fd, self.outgoing[: 1 << 20])
+        except BlockingIOError:
+            return
+        except OSError:
+            self.died()
+            return
+        del self.outgoing[:written]
+        if not self.outgoing:
+            sel.unregister(fd)
+
+    def on_output(self, fd, _):
+        try:
+            data = os.read(fd, 1 << 20)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.died()
+            return
+        self.incoming += data
+        while len(self.incoming) >= HEAD.size:
+            head_len, body_len = HEAD.unpack_from(self.incoming)
+            end = HEAD.size + head_len + body_len
+            if head_len > 1 << 20 or body_len > self.settings.get("max_body", MAX_FRAME):
+                self.died()  # the agent writes into its server's output: that server is done
+                return
+            if len(self.incoming) < end:
+                return
+            try:
+                header = json.loads(bytes(self.incoming[HEAD.size : HEAD.size + head_len]))
+                if not isinstance(header, dict):
+                    raise ValueError("not a header")
+            except ValueError:
+                self.died()
+                return
+            frame = bytes(self.incoming[:end])
+            del self.incoming[:end]
+            if not self.greeted:
+                self.greeted = True
+                continue
+            if self.pending.pop(header.get("id"), None) is not None:  # only answers to what was asked
+                write_all(frame)
+
+    def expire(self, now):
+        if any(deadline <= now for deadline in self.pending.values()):
+            self.died()  # stopped or stuck: it goes, and a new one serves the next request
+
+    def next_event(self):
+        return min(self.pending.values()) if self.pending else None
+
+    def died(self):
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        for stream in (proc.stdin, proc.stdout):
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                sel.unregister(stream.fileno())  # stdin is registered only while there is data for it
+            with contextlib.suppress(OSError):
+                stream.close()
+        with contextlib.suppress(OSError):
+            proc.kill()
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=1)
+        self.outgoing = bytearray()
+        lost, self.pending = list(self.pending), {}
+        for request_id in lost:
+            send({"id": request_id, "lost": True})
+
+
+delegate = None
+
+
 # ------------------------------------------------------------------------------------------ loop
 
 
-def handle(req, body):
+def delegated(req):
+    """Whether a request is the agent's, for its own exec server (root mode with a delegate)."""
+    if delegate is None:
+        return False
+    if req.get("op") == "cancel":
+        return req.get("target") in delegate.pending
+    return req.get("op") in ("exec", "read", "write") and req.get("as", "agent") == "agent"
+
+
+def handle(req, body, raw=b""):
     op = req.get("op")
+    if delegated(req):
+        delegate.forward(req, raw)
+        return
     if op == "exec":
         start_command(req, body)
         return
@@ -514,8 +654,9 @@ class Input:
                 return
             req = json.loads(bytes(self.buffer[HEAD.size : HEAD.size + head_len]))
             body = bytes(self.buffer[HEAD.size + head_len : end])
+            raw = bytes(self.buffer[:end])
             del self.buffer[:end]
-            handle(req, body)
+            handle(req, body, raw)
 
 
 def shutdown():
@@ -552,12 +693,18 @@ def main():
         work_dev = os.stat(WORKDIR).st_dev
     except OSError:
         work_dev = None
+    global delegate
+    if MODE == "root" and CONFIG.get("delegate"):
+        delegate = Delegate(CONFIG["delegate"])
+        delegate.start()  # ready before the first command
     send({"hello": 1, "pid": os.getpid(), "mode": MODE, "work_dev": work_dev})
     while True:
         if source.eof:
             shutdown()
         now = time.monotonic()
         pending = [c.next_event() for c in commands.values()]
+        if delegate is not None and delegate.next_event() is not None:
+            pending.append(delegate.next_event())
         wait = max(0.0, min(pending) - now) if pending else None
         polling = any(c.pidfd is None and c.returncode is None for c in commands.values())
         if polling:
@@ -571,6 +718,8 @@ def main():
                 command.poll()
             if command.id in commands:
                 command.expire(now)
+        if delegate is not None:
+            delegate.expire(now)
 
 
 if __name__ == "__main__":

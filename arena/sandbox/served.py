@@ -81,6 +81,11 @@ def file_cap(config: SandboxConfig) -> int:
     return config.file_size_mb * 1024 * 1024
 
 
+def max_reply(config: SandboxConfig) -> int:
+    """The largest body a real reply can have: a file read, or a command's two capped streams."""
+    return max(file_cap(config), 2 * OUTPUT_CAP) + 65536
+
+
 class ServedSandbox:
     """A sandbox whose subclasses provide `_call`: exec, read_file and write_file come from here."""
 

@@ -98,6 +98,13 @@ async def test_cancelled_command_is_killed(sandbox: Sandbox) -> None:
     assert (await sandbox.exec("echo fine", timeout=10)).stdout == "fine\n"
 
 
+FORGE = (
+    "import os, struct, sys; fd = os.open(f'/proc/{os.getppid()}/fd/1', os.O_WRONLY)\n"
+    "if sys.argv[1] == 'huge':\n    os.write(fd, struct.pack('>II', 2, 1 << 30) + b'{}' + b'x' * (1 << 20))\n"
+    "else:\n    os.write(fd, struct.pack('>II', 5, 0) + b'nope!')\n"
+)
+
+
 @pytest.mark.parametrize(
     "attack",
     [
@@ -106,6 +113,8 @@ async def test_cancelled_command_is_killed(sandbox: Sandbox) -> None:
         "pkill -9 -f arena; pkill -9 python3",
         "kill -STOP $PPID",  # a stopped server answers nothing
         "exec 3>/proc/$PPID/fd/1 && printf 'garbage\\0\\0\\0\\xff' >&3",  # forged frames on its output
+        f"python3 -c {FORGE!r} huge",  # a frame claiming a body larger than any reply: not buffered
+        f"python3 -c {FORGE!r} nonsense",  # a frame whose header is not JSON
         "python3 -c 'import os; os.kill(os.getppid(), 9)'",
     ],
 )
