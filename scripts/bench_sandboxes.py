@@ -171,7 +171,8 @@ async def steps_section(kinds: list[str], reps: int, n: int) -> None:
         if kind == "process":
             floors = [("subprocess.run(['true'])", floor)]
         elif kind == "bwrap":
-            floors = [("subprocess.run(['true'])", floor), ("true to a shell kept in a jail", await kept_shell(BWRAP_SHELL, n))]
+            jailed = await kept_shell(BWRAP_SHELL, n)
+            floors = [("subprocess.run(['true'])", floor), ("true to a shell kept in a jail", jailed)]
         else:
             shell, exec_run = await docker_floors(n)
             floors = [("true to `docker exec -i CID sh`", shell), ("one SDK exec_run (the old way)", exec_run)]
@@ -234,7 +235,7 @@ async def start_section(kinds: list[str], n: int) -> None:
     for kind in [k for k in kinds if k != "process"]:
         warm = await warm_open(kind, n)
 
-        async def cold() -> None:
+        async def cold(kind: str = kind) -> None:
             box = await open_sandbox(config(kind), image=IMAGE, labels={"arena.run": "bench"})
             await box.close()
 
@@ -280,10 +281,13 @@ def episodes(kind: str, n: int) -> float:
 
 
 def overhead_section(kinds: list[str], commands: int, starts: int, n_episodes: int) -> None:
-    rows = {
-        kind: (asyncio.run(start_close(kind, starts)), asyncio.run(one_command(kind, commands)), episodes(kind, n_episodes))
-        for kind in kinds
-    }
+    rows = {}
+    for kind in kinds:
+        rows[kind] = (
+            asyncio.run(start_close(kind, starts)),
+            asyncio.run(one_command(kind, commands)),
+            episodes(kind, n_episodes),
+        )
     base = rows[kinds[0]]
     table = Table(title=f"Sandbox overhead (baseline: {kinds[0]})", title_justify="left")
     for col in ("sandbox", "start+close", "ratio", "one command", "ratio", "episode (files, oracle)", "ratio"):
@@ -299,7 +303,7 @@ def overhead_section(kinds: list[str], commands: int, starts: int, n_episodes: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sections", default="steps,start,overhead", help="which measurements, comma-separated")
-    parser.add_argument("--kinds", default="process,bwrap,docker", help="sandbox kinds; the first is the overhead baseline")
+    parser.add_argument("--kinds", default="process,bwrap,docker", help="kinds; the first is the overhead baseline")
     parser.add_argument("--reps", type=int, default=7, help="T(21) - T(1) pairs per kind (the median is shown)")
     parser.add_argument("--floor", type=int, default=300, help="round trips timed for each floor")
     parser.add_argument("--starts", type=int, default=8, help="sandbox starts timed per kind")

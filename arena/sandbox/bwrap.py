@@ -107,6 +107,7 @@ class BwrapSandbox(ServedSandbox):
     """A sandbox of its own on the host (a directory, a file system, cgroups) and one jail in it."""
 
     workdir = WORKDIR
+    lost_note = "; its jail went with it, and the agent's background processes are gone"
     _host_uids_in_use: ClassVar[set[int]] = set()
 
     def __init__(self, config: SandboxConfig, record: records.Record, fs: Path, uids: tuple[int, int] | None,

@@ -24,7 +24,7 @@ GRADING_BYTES = 256 * 1024 * 1024  # its size, apart from the agent's disk: a fu
 GRACE = 3.0  # past a command's own timeout (enforced inside), when the host stops waiting
 CHANNEL_LOST = (
     "the sandbox's command channel died during this command (a process of the agent's killed, "
-    "stopped or wrote into the exec server); it was restarted, and background processes are gone"
+    "stopped or wrote into the exec server, or the sandbox ran out of memory); it was restarted"
 )
 
 Call = Callable[[dict[str, Any], bytes, float], Awaitable[tuple[dict[str, Any], bytes]]]
@@ -65,8 +65,8 @@ def exec_result(header: dict[str, Any], body: bytes) -> ExecResult:
     )
 
 
-def lost_result(seconds: float) -> ExecResult:
-    return ExecResult(exit_code=137, stderr=f"[{CHANNEL_LOST}]\n", seconds=round(seconds, 4))
+def lost_result(seconds: float, note: str = "") -> ExecResult:
+    return ExecResult(exit_code=137, stderr=f"[{CHANNEL_LOST}{note}]\n", seconds=round(seconds, 4))
 
 
 def check_file_reply(header: dict[str, Any], path: str) -> None:
@@ -91,6 +91,7 @@ class ServedSandbox:
 
     workdir = "/work"
     config: SandboxConfig
+    lost_note = ""  # what else a lost channel took with it, in this kind of sandbox
     _defer: Callable[[Coroutine[Any, Any, Any]], None] | None = None
 
     def defer_cleanup(self, defer: Callable[[Coroutine[Any, Any, Any]], None]) -> None:
@@ -114,7 +115,7 @@ class ServedSandbox:
         started = time.monotonic()
         reply = await self._call(header, stdin or b"", timeout + GRACE)
         if reply is None:
-            return lost_result(time.monotonic() - started)
+            return lost_result(time.monotonic() - started, self.lost_note)
         return exec_result(*reply)
 
     async def write_file(self, path: str, data: bytes) -> None:

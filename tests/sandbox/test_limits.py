@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import time
 
+from arena.errors import WorldBroken
 from arena.sandbox import SandboxConfig, records
 from tests.sandbox.kit import Opener
 
@@ -82,3 +83,19 @@ async def test_cpu_quota_holds_for_the_whole_sandbox(open_kind: Opener) -> None:
     children = r.stdout.strip().split("\n")[-1].split()  # `times`: user and system time of the children
     used = sum(float(t.rstrip("s").split("m")[0]) * 60 + float(t.rstrip("s").split("m")[1]) for t in children)
     assert used < 1.6, r.stdout
+
+
+async def test_running_out_of_memory_in_a_tmpfs_is_the_agents_doing(open_kind: Opener) -> None:
+    # A /dev/shm larger than the memory bound: filling it leaves little for anyone, the sandbox's
+    # own exec server included. bwrap loses at most the jail and starts a new one; Docker recovers,
+    # or loses the container, which is the agent breaking its own world: never an infrastructure
+    # error, never a hang.
+    sandbox = await open_kind(memory_mb=96, shm_mb=512)
+    try:
+        for _ in range(3):
+            r = await sandbox.exec("head -c 400M /dev/zero > /dev/shm/fill", timeout=30)
+            assert r.exit_code != 0
+        r = await sandbox.exec("echo recovered", timeout=30)
+        assert r.stdout == "recovered\n"
+    except WorldBroken as e:
+        assert getattr(sandbox, "fs", None) is None and "ran out of memory" in str(e)  # Docker only
