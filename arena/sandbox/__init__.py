@@ -1,7 +1,11 @@
 """Sandboxes: where an episode's commands run, behind the `Sandbox` protocol.
 
-`open_sandbox` is the one factory. Heavy parts load only when used: the Docker SDK is imported
-only for `docker` sandboxes.
+`open_sandbox` is the one factory for a single sandbox; `SandboxPool` (arena/sandbox/pool.py) keeps
+warm ones for a run. bwrap and Docker sandboxes send every command down one exec server per
+sandbox (execserver.py, channel.py, served.py), grade through `grading(final=...)` with the
+sandbox's own privilege, and record what they make on the host so that `gc.collect()` can remove
+what a dead arena process left. Heavy parts load only when used: the Docker SDK is imported only
+for `docker` sandboxes.
 """
 
 from __future__ import annotations
@@ -83,4 +87,20 @@ class NullSandbox:
         return None
 
 
-__all__ = ["SANDBOX_KINDS", "NullSandbox", "SandboxConfig", "SandboxKind", "check_config", "open_sandbox"]
+def __getattr__(name: str) -> object:
+    if name == "SandboxPool":  # loaded when used: it imports this module
+        from arena.sandbox.pool import SandboxPool
+
+        return SandboxPool
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "SANDBOX_KINDS",
+    "NullSandbox",
+    "SandboxConfig",
+    "SandboxKind",
+    "SandboxPool",
+    "check_config",
+    "open_sandbox",
+]

@@ -162,7 +162,7 @@ class BwrapSandbox(ServedSandbox):
         try:
             uids = (cls._allocate_uid(), cls._allocate_uid()) if root else None
             fs = cls._make_fs(config, record)
-            groups = cls._make_cgroups(config, record) if root else None
+            groups = cls._make_cgroups(config, record)
             sandbox = cls(config, record, fs, uids, groups)
             sandbox._make_dirs()
         except BaseException:

@@ -315,7 +315,10 @@ class Command:
         del commands[self.id]
         self.close_stdin()
         if self.role == "grader" and MODE == "root":  # nothing of a grading run outlives it
-            kill_uid(USERS["grader"][0])
+            if "grader" in USERS:
+                kill_uid(USERS["grader"][0])
+            else:  # no uid of its own (bwrap without root): what is left of its own tree
+                kill_tree(self.proc.pid)
         code = self.returncode
         out, err = self.out.data(), self.err.data()
         send(
@@ -681,7 +684,7 @@ def apply_limits():
 
 
 def main():
-    if MODE == "root":
+    if MODE == "root" and USERS:  # not in a user namespace of one uid, where setgroups is denied
         os.setgroups([])
     apply_limits()
     same_oom_score_as_commands()
