@@ -434,7 +434,8 @@ class BwrapSandbox(ServedSandbox):
             try:
                 yield ServedGradingView(call, workdir=WORKDIR, scratch=scratch, config=self.config)
             finally:
-                with contextlib.suppress(SandboxError):
+                with contextlib.suppress(SandboxError):  # nothing of this grading stays behind
+                    await call({"op": "kill_uid", "role": "root"}, b"", FILE_TIMEOUT)
                     await call({"op": "rmtree", "path": scratch}, b"", FILE_TIMEOUT)
         finally:
             if frozen:

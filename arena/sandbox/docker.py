@@ -419,7 +419,8 @@ class DockerSandbox(ServedSandbox):
             try:
                 yield ServedGradingView(self._request, workdir=WORKDIR, scratch=scratch, config=self.config)
             finally:
-                with contextlib.suppress(SandboxError, WorldBroken):
+                with contextlib.suppress(SandboxError, WorldBroken):  # nothing of this grading stays behind
+                    await self._request({"op": "kill_uid", "role": "root"}, b"", FILE_TIMEOUT)
                     await self._request({"op": "rmtree", "path": scratch}, b"", FILE_TIMEOUT)
         finally:
             if not final:

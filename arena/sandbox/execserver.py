@@ -618,7 +618,8 @@ def handle(req, body, raw=b""):
             raise OSError(errno.EPERM, f"{op} needs the root exec server")
         elif op in ("kill_uid", "freeze_uid", "thaw_uid"):
             action = {"kill_uid": kill_uid, "freeze_uid": freeze_uid, "thaw_uid": thaw_uid}[op]
-            send({"id": req["id"], "count": action(USERS[req["role"]][0])})
+            uid = 0 if req["role"] == "root" else USERS[req["role"]][0]  # root: all but this server and init
+            send({"id": req["id"], "count": action(uid)})
             return
         elif op == "mkdir":
             data = make_dir(req)

@@ -130,6 +130,8 @@ async def test_untrusted_grader_leaves_no_process_behind(open_kind: Opener) -> N
         assert await gone(f"sleep {mark}")
         r = await view.exec("ps -eo user=,args=", timeout=10)
         assert f"sleep {mark}" not in r.stdout
+        await view.exec(f"nohup sleep {mark} >/dev/null 2>&1 &", timeout=20)  # even the privileged side's
+    assert await gone(f"sleep {mark}")
 
 
 async def test_grading_reads_never_leave_the_sandbox(open_kind: Opener) -> None:
