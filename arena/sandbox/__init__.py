@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from arena.errors import ConfigError
 from arena.protocols import Sandbox
@@ -34,6 +34,14 @@ class SandboxConfig(BaseModel):
     inodes: int = Field(65536, ge=1024)  # files and directories on that file system
     shm_mb: int = Field(64, ge=1)  # /dev/shm (a tmpfs, counted in memory_mb)
     unsafe_local: bool = False  # required for kind="process": no isolation at all
+
+    @model_validator(mode="after")
+    def _disk_fits(self) -> SandboxConfig:
+        if 0 < self.disk_mb < 16:
+            raise ValueError("disk_mb must be 0 (no disk cap) or at least 16")
+        if self.disk_mb and self.inodes * 256 > self.disk_mb * 1024 * 1024 // 2:  # ext4 inodes take 256 bytes
+            raise ValueError(f"{self.inodes} inodes take more than half of a {self.disk_mb} MB disk: lower inodes")
+        return self
 
 
 def check_config(config: SandboxConfig) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 from arena.errors import WorldBroken
 from arena.sandbox import SandboxConfig, records
 from tests.sandbox.kit import Opener
@@ -68,6 +70,10 @@ async def test_disk_is_capped_in_inodes(open_kind: Opener) -> None:
 def test_default_caps_are_sane() -> None:
     config = SandboxConfig()
     assert config.disk_mb == 1024 and 10_000 <= config.inodes <= 1_000_000 and config.shm_mb <= config.memory_mb
+    with pytest.raises(ValueError, match="at least 16"):
+        SandboxConfig(disk_mb=8)
+    with pytest.raises(ValueError, match="lower inodes"):
+        SandboxConfig(disk_mb=32, inodes=200_000)
 
 
 async def test_cpu_quota_holds_for_the_whole_sandbox(open_kind: Opener) -> None:

@@ -137,7 +137,7 @@ async def test_hung_container_becomes_sandbox_error(
             await running
         assert time.monotonic() - started < 10
         with pytest.raises(SandboxError, match="paused"):
-            await docker_sandbox.exec("true", timeout=5)
+            await docker_sandbox.exec("true", timeout=1)
     finally:
         docker_sandbox.container.unpause()
 
