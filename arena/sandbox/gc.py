@@ -17,6 +17,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import threading
 import time
 
 from arena.sandbox import cgroups, disk, records
@@ -113,13 +114,19 @@ def collect(run_id: str | None = None, *, only_owner: str | None = None) -> dict
 # ---------------------------------------------------------------------------------------- watchdog
 
 _watchdog: tuple[int, subprocess.Popen[bytes]] | None = None  # (for pid, process)
+_watchdog_lock = threading.Lock()  # sandboxes start in threads
 
 
 def ensure_watchdog() -> None:
     """Start this process's watchdog, once (again after a fork)."""
-    global _watchdog
     if os.environ.get("ARENA_SANDBOX_WATCHDOG", "1") == "0":
         return
+    with _watchdog_lock:
+        _start_watchdog()
+
+
+def _start_watchdog() -> None:
+    global _watchdog
     if _watchdog is not None and _watchdog[0] == os.getpid():
         return
     read_end, write_end = os.pipe()

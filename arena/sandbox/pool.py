@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
@@ -42,6 +43,7 @@ class SandboxPool:
         self._wanted: dict[str, asyncio.Event] = {}
         self._fillers: dict[str, asyncio.Task[None]] = {}
         self._closing: set[asyncio.Task[Any]] = set()
+        self._handed: weakref.WeakSet[Any] = weakref.WeakSet()  # out with episodes, maybe not closed yet
         self._open = False
 
     @property
@@ -65,6 +67,8 @@ class SandboxPool:
     async def __aexit__(self, *exc: object) -> None:
         """Drain: stop refilling, close every idle sandbox, wait for every removal."""
         self._open = False
+        for sandbox in list(self._handed):  # closed after the pool: they remove themselves
+            sandbox.defer_cleanup(None)
         fillers = list(self._fillers.values())
         for task in fillers:
             task.cancel()
@@ -98,6 +102,7 @@ class SandboxPool:
         defer = getattr(item, "defer_cleanup", None)
         if callable(defer):
             defer(self._close_later)
+            self._handed.add(item)
         return item
 
     def _filler(self, image: str) -> None:

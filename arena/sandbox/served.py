@@ -94,9 +94,9 @@ class ServedSandbox:
     lost_note = ""  # what else a lost channel took with it, in this kind of sandbox
     _defer: Callable[[Coroutine[Any, Any, Any]], None] | None = None
 
-    def defer_cleanup(self, defer: Callable[[Coroutine[Any, Any, Any]], None]) -> None:
+    def defer_cleanup(self, defer: Callable[[Coroutine[Any, Any, Any]], None] | None) -> None:
         """Let `close()` hand its slow part (removing containers, mounts, directories) to `defer`
-        (a pool's background), once nothing of the agent runs any more."""
+        (a pool's background), once nothing of the agent runs any more; None: do it itself."""
         self._defer = defer
 
     async def _finish_close(self, cleanup: Coroutine[Any, Any, Any]) -> None:
