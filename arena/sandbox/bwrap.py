@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import random
 import secrets
-import shutil
 import signal
-import stat
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -45,9 +42,8 @@ from arena.sandbox.served import (
     ServedGradingView,
     ServedSandbox,
     max_reply,
+    warn_once,
 )
-
-log = logging.getLogger("arena.sandbox")
 
 WORKDIR = "/work"
 JAIL_UID = 1000  # the agent's uid inside its jail
@@ -58,15 +54,6 @@ GRADER_CAPS = (
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_KILL", "CAP_SETUID", "CAP_SETGID",
 )  # fmt: skip
 STDERR_KEEP = 8192
-_warned: set[str] = set()
-
-
-def _warn_once(message: str) -> None:
-    if message not in _warned:
-        _warned.add(message)
-        log.warning(message)
-
-
 def _passwd(agent: int, grader: int) -> bytes:
     return (
         "root:x:0:0:root:/root:/bin/sh\n"
@@ -181,7 +168,7 @@ class BwrapSandbox(ServedSandbox):
                 record.update(mount=True)
                 return disk.make(record.directory, size_mb=config.disk_mb, inodes=config.inodes,
                                  templates=records.templates_dir())  # fmt: skip
-            _warn_once(f"bwrap sandboxes run without disk caps: {why_not}")
+            warn_once(f"bwrap sandboxes run without disk caps: {why_not}")
         fs = record.directory / "fs"
         fs.mkdir()
         return fs
@@ -199,7 +186,7 @@ class BwrapSandbox(ServedSandbox):
             for group in made:
                 group.remove()
             record.update(cgroups=[])
-            _warn_once(
+            warn_once(
                 f"bwrap sandboxes bound memory per process (RLIMIT_AS) and do not enforce cpus: {e}"
             )
             return None
@@ -494,7 +481,7 @@ class BwrapSandbox(ServedSandbox):
             group.remove()
         if record.data.get("mount"):
             disk.unmount(record.directory)
-        remove_tree(record.directory)
+        records.remove_tree(record.directory)
 
 
 def _signal_namespace(namespace: int, sig: int, until_stopped: bool) -> None:
@@ -518,26 +505,6 @@ def _signal_namespace(namespace: int, sig: int, until_stopped: bool) -> None:
         if not found:
             return
         time.sleep(0.002)
-
-
-def remove_tree(root: Path) -> None:
-    """Remove a directory tree the agent may have made hard to remove (read-only directories)."""
-
-    def make_writable(func: object, path: str, exc: object) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(path), stat.S_IRWXU)
-            if os.path.isdir(path) and not os.path.islink(path):
-                os.chmod(path, stat.S_IRWXU)
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                os.unlink(path)
-
-    if not root.exists():
-        return
-    try:
-        shutil.rmtree(root, onexc=make_writable)  # type: ignore[call-arg]
-    except TypeError:  # Python < 3.12
-        shutil.rmtree(root, onerror=make_writable)
 
 
 def _explain_failure(stderr: str, code: int | None) -> str:

@@ -28,8 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from arena.errors import SandboxError, WorldBroken
-from arena.sandbox import SandboxConfig, disk, jail, records
-from arena.sandbox.bwrap import remove_tree
+from arena.sandbox import SandboxConfig, disk, records
 from arena.sandbox.channel import BOOTSTRAP, Channel, ChannelError, ChannelTimeout, docker_source, server_command
 from arena.sandbox.served import (
     FILE_TIMEOUT,
@@ -38,6 +37,7 @@ from arena.sandbox.served import (
     ServedGradingView,
     ServedSandbox,
     max_reply,
+    warn_once,
 )
 
 if TYPE_CHECKING:
@@ -237,9 +237,7 @@ class DockerSandbox(ServedSandbox):
                     (fs / name).chmod(mode)
                 mounts = [Mount(f"/{name}", str(fs / name), type="bind") for name in ("work", "tmp")]
             elif config.disk_mb:
-                from arena.sandbox.bwrap import _warn_once
-
-                _warn_once(f"Docker sandboxes run without disk caps: {why_not}")
+                warn_once(f"Docker sandboxes run without disk caps: {why_not}")
             fsize = config.file_size_mb * 1024 * 1024
             api = client.api
             host_config = api.create_host_config(
@@ -256,7 +254,7 @@ class DockerSandbox(ServedSandbox):
                 cap_add=CAPS,
                 security_opt=["no-new-privileges"],
                 init=True,  # reaps orphans the agent leaves behind
-                read_only=bool(mounts),  # /work, /tmp and /grading are the writable places
+                read_only=bool(mounts),  # writable: /work and /tmp (its own disk), /grading (a tmpfs)
                 tmpfs={GRADING_DIR: f"size={GRADING_BYTES},mode=0711"},
                 shm_size=config.shm_mb * 1024 * 1024,
                 log_config={"type": "none"},  # the stream carries file contents and grading material
@@ -275,9 +273,7 @@ class DockerSandbox(ServedSandbox):
                 "delegate": {  # the agent's own exec server, for agent commands and files
                     "bootstrap": BOOTSTRAP,
                     "max_body": max_reply(config),
-                    "config": {"mode": "agent", "workdir": WORKDIR,
-                               "env": {"PATH": jail.SYSTEM_PATH, "LANG": "C.UTF-8", "HOME": WORKDIR,
-                                       "USER": "agent", "LOGNAME": "agent"}},
+                    "config": {"mode": "agent", "workdir": WORKDIR},  # with the image's environment
                 },
             })  # fmt: skip
             name = container_name(labels)
@@ -459,7 +455,7 @@ class DockerSandbox(ServedSandbox):
 def _cleanup_record(record: records.Record) -> None:
     if record.data.get("mount"):
         disk.unmount(record.directory)
-    remove_tree(record.directory)
+    records.remove_tree(record.directory)
 
 
 def remove_leftovers(run_id: str | None = None) -> int:

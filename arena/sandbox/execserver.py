@@ -480,7 +480,8 @@ class Delegate:
             with open(__file__, "rb") as f:
                 source = f.read()
         source = source.split(b"\n", 1)[1] if source.startswith(b"CONFIG_JSON") else source
-        payload = f"CONFIG_JSON = {json.dumps(self.settings['config'])!r}\n".encode() + source
+        config = {"env": {**ENV, **HOMES.get("agent", {})}, **self.settings["config"]}
+        payload = f"CONFIG_JSON = {json.dumps(config)!r}\n".encode() + source
         uid, gid = USERS["agent"]
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-S", "-B", "-c", self.settings["bootstrap"], str(len(payload))],

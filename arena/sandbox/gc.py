@@ -73,9 +73,7 @@ def _remove_record(record: records.Record, counts: dict[str, int]) -> None:
                 counts["cgroups"] += 1
     if disk.unmount(record.directory):
         counts["mounts"] += 1
-    from arena.sandbox.bwrap import remove_tree
-
-    remove_tree(record.directory)
+    records.remove_tree(record.directory)
     counts["directories"] += 1
 
 

@@ -13,7 +13,9 @@ import functools
 import json
 import os
 import secrets
+import shutil
 import socket
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,3 +127,23 @@ def all_records() -> list[Record]:
 
 def templates_dir() -> Path:
     return state_root() / "templates"
+
+
+def remove_tree(root: Path) -> None:
+    """Remove a directory tree the agent may have made hard to remove (read-only directories)."""
+
+    def make_writable(func: object, path: str, exc: object) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(path), stat.S_IRWXU)
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, stat.S_IRWXU)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+
+    if not root.exists():
+        return
+    try:
+        shutil.rmtree(root, onexc=make_writable)  # type: ignore[call-arg]
+    except TypeError:  # Python < 3.12
+        shutil.rmtree(root, onerror=make_writable)

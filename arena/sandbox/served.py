@@ -10,6 +10,7 @@ root, still inside it.
 from __future__ import annotations
 
 import errno
+import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -26,6 +27,17 @@ CHANNEL_LOST = (
     "the sandbox's command channel died during this command (a process of the agent's killed, "
     "stopped or wrote into the exec server, or the sandbox ran out of memory); it was restarted"
 )
+
+log = logging.getLogger("arena.sandbox")
+_warned: set[str] = set()
+
+
+def warn_once(message: str) -> None:
+    """A fallback a sandbox takes (no disk caps, per-process memory): said once per process."""
+    if message not in _warned:
+        _warned.add(message)
+        log.warning(message)
+
 
 Call = Callable[[dict[str, Any], bytes, float], Awaitable[tuple[dict[str, Any], bytes]]]
 
