@@ -161,3 +161,13 @@ async def test_grading_view_is_a_grading_view(open_kind: Opener) -> None:
         await view.write_file("graded/out.txt", b"root wrote this")
         r = await view.exec("stat -c %U graded/out.txt; cat graded/out.txt", timeout=10)
         assert r.stdout.split("\n")[0] == "root" and "root wrote this" in r.stdout
+
+
+async def test_grading_works_without_disk_caps(open_kind: Opener) -> None:
+    sandbox = await open_kind(disk_mb=0)  # /work and /tmp on the host's disk (bwrap) or the container's layer
+    await sandbox.exec("echo 42 > answer.txt; chmod 000 answer.txt", timeout=10)
+    async with open_grading(sandbox, final=True) as view:
+        assert await view.read_file("answer.txt") == b"42\n"
+        report = f"{view.scratch}/report.xml"
+        r = await view.exec_untrusted(f"echo report > {report} && cat {report}", timeout=20)
+        assert r.stdout == "report\n"
