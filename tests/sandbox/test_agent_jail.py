@@ -81,6 +81,10 @@ async def test_agent_program_sees_nothing_of_the_arena(need_bwrap: None, monkeyp
     with tempfile.TemporaryDirectory(prefix="arena-agent-") as tmp:
         seen, process = await run_snoop(Path(tmp), network=False, port=server.getsockname()[1], mark=mark)
         try:
+            for _ in range(100):  # `setsid` execs the sleep a moment after the program went on
+                if host_pids(f"sleep {mark}"):
+                    break
+                await asyncio.sleep(0.05)
             assert host_pids(f"sleep {mark}")
             assert seen["readable"] == '["the plan"]'
             targets = [p for p in seen if p.startswith("/")]
