@@ -246,10 +246,9 @@ class DockerSandbox(ServedSandbox):
                 memswap_limit=f"{config.memory_mb}m",  # equal: no swap on top
                 nano_cpus=int(config.cpus * 1e9),
                 pids_limit=config.pids,
-                ulimits=[
-                    Ulimit(name="fsize", soft=fsize, hard=fsize),
-                    Ulimit(name="cpu", soft=config.cpu_seconds, hard=config.cpu_seconds),
-                ],
+                # CPU seconds are limited for the agent's processes only (its exec server sets them):
+                # the container's own server lives as long as the container and must not run out.
+                ulimits=[Ulimit(name="fsize", soft=fsize, hard=fsize)],
                 cap_drop=["ALL"],
                 cap_add=CAPS,
                 security_opt=["no-new-privileges"],
@@ -273,7 +272,8 @@ class DockerSandbox(ServedSandbox):
                 "delegate": {  # the agent's own exec server, for agent commands and files
                     "bootstrap": BOOTSTRAP,
                     "max_body": max_reply(config),
-                    "config": {"mode": "agent", "workdir": WORKDIR},  # with the image's environment
+                    # With the image's environment (the container's), and the agent's limits.
+                    "config": {"mode": "agent", "workdir": WORKDIR, "rlimits": {"cpu": config.cpu_seconds}},
                 },
             })  # fmt: skip
             name = container_name(labels)
