@@ -30,7 +30,9 @@ def _wanted(owner: str | None, labels: dict[str, str], run_id: str | None, only_
         return owner == only_owner
     if run_id is not None and labels.get("arena.run") != run_id:
         return False
-    return owner is None or records.owner_alive(owner) is False
+    if owner is None:  # made by an arena before owners were recorded: only when its run is named
+        return run_id is not None
+    return records.owner_alive(owner) is False
 
 
 def _pid_of(name: str) -> int | None:
