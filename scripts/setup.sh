@@ -20,7 +20,9 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # chromium: the HTML report's tests open it headless (Playwright drives Debian's build; none is downloaded).
-packages=(bubblewrap docker.io debootstrap python3 python3-venv python3-pytest util-linux procps chromium)
+# mount, e2fsprogs: the sandboxes' own capped file systems.
+packages=(bubblewrap docker.io debootstrap python3 python3-venv python3-pytest util-linux procps chromium mount
+          e2fsprogs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

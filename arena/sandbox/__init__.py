@@ -1,14 +1,18 @@
 """Sandboxes: where an episode's commands run, behind the `Sandbox` protocol.
 
-`open_sandbox` is the one factory. Heavy parts load only when used: the Docker SDK is imported
-only for `docker` sandboxes.
+`open_sandbox` is the one factory for a single sandbox; `SandboxPool` (arena/sandbox/pool.py) keeps
+warm ones for a run. bwrap and Docker sandboxes send every command down one exec server per
+sandbox (execserver.py, channel.py, served.py), grade through `grading(final=...)` with the
+sandbox's own privilege, and record what they make on the host so that `gc.collect()` can remove
+what a dead arena process left. Heavy parts load only when used: the Docker SDK is imported only
+for `docker` sandboxes.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from arena.errors import ConfigError
 from arena.protocols import Sandbox
@@ -26,7 +30,18 @@ class SandboxConfig(BaseModel):
     pids: int = Field(256, ge=16)
     file_size_mb: int = Field(256, ge=1)
     cpu_seconds: int = Field(600, ge=1)
+    disk_mb: int = Field(1024, ge=0)  # /work and /tmp together, on a file system of their own; 0: no cap
+    inodes: int = Field(65536, ge=1024)  # files and directories on that file system
+    shm_mb: int = Field(64, ge=1)  # /dev/shm (a tmpfs, counted in memory_mb)
     unsafe_local: bool = False  # required for kind="process": no isolation at all
+
+    @model_validator(mode="after")
+    def _disk_fits(self) -> SandboxConfig:
+        if 0 < self.disk_mb < 16:
+            raise ValueError("disk_mb must be 0 (no disk cap) or at least 16")
+        if self.disk_mb and self.inodes * 256 > self.disk_mb * 1024 * 1024 // 2:  # ext4 inodes take 256 bytes
+            raise ValueError(f"{self.inodes} inodes take more than half of a {self.disk_mb} MB disk: lower inodes")
+        return self
 
 
 def check_config(config: SandboxConfig) -> None:
@@ -80,4 +95,20 @@ class NullSandbox:
         return None
 
 
-__all__ = ["SANDBOX_KINDS", "NullSandbox", "SandboxConfig", "SandboxKind", "check_config", "open_sandbox"]
+def __getattr__(name: str) -> object:
+    if name == "SandboxPool":  # loaded when used: it imports this module
+        from arena.sandbox.pool import SandboxPool
+
+        return SandboxPool
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "SANDBOX_KINDS",
+    "NullSandbox",
+    "SandboxConfig",
+    "SandboxKind",
+    "SandboxPool",
+    "check_config",
+    "open_sandbox",
+]

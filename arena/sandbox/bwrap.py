@@ -1,15 +1,21 @@
-"""The bubblewrap sandbox: each command runs in a fresh bwrap jail over the host's system directories.
+"""The bubblewrap sandbox: one jail per episode over the host's system directories, with an exec
+server inside it that runs each command.
 
-The jail sees the host's /usr and /etc read-only, its own writable /work and /tmp (host
-directories private to the sandbox), its own /dev and /proc, and no network. All namespaces are
-new; limits on CPU seconds, address space, processes and file size are set with `prlimit` inside
-the jail. No process outlives one `exec`: when the command ends or times out, the jail's PID
-namespace dies with everything in it. `cpus` is not enforced (that needs cgroups; use Docker).
+The agent's jail sees the host's /usr read-only, an allow-list of /etc, its own /work and /tmp,
+its own /dev (with a size-capped /dev/shm) and /proc, and no network; every namespace is new.
+Nothing of the arena shows inside: bwrap gets a clean environment and its options through a file
+descriptor, and /work and /tmp are a loop-mounted ext4 file system of the sandbox's own (capped in
+size and inodes), not host directories.
 
-RLIMIT_NPROC does not hold for host root, so when the arena runs as root each sandbox runs its
-jails as its own unprivileged host uid (a private process budget); otherwise bwrap runs as the
-calling user. File reads and writes run inside the jail too, so a symlink the agent planted
-resolves inside the jail and cannot reach host files.
+As root, each sandbox has its own unprivileged host uid for the agent and another for graders,
+and a cgroup that bounds the memory (tmpfs included), processes and CPU of everything the agent
+runs; without a usable cgroup, limits fall back to per-process rlimits (with a warning). Without
+root there are no disk caps and graders share the agent's host uid.
+
+Background processes live until the episode ends. If the agent kills, stops or scribbles over its
+exec server, only its own jail dies: the command in flight comes back as an error, a new jail
+starts over the same files, and grading never uses that channel: `grading()` stops (or freezes)
+the agent's jail and runs graders in a jail of their own, as root, over the same files.
 """
 
 from __future__ import annotations
@@ -18,108 +24,182 @@ import asyncio
 import contextlib
 import os
 import random
-import shutil
+import secrets
 import signal
-import stat
-import sys
-import tempfile
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from arena.errors import SandboxError
-from arena.sandbox import SandboxConfig
-from arena.sandbox.shell_files import OUTPUT_CAP, Capped, RawResult, ShellFileSandbox
+from arena.errors import SandboxError, WorldBroken
+from arena.sandbox import SandboxConfig, cgroups, disk, jail, records
+from arena.sandbox.channel import Channel, ChannelError, server_command, stream_source
+from arena.sandbox.served import (
+    FILE_TIMEOUT,
+    GRADING_BYTES,
+    GRADING_DIR,
+    ServedGradingView,
+    ServedSandbox,
+    max_reply,
+    warn_once,
+)
 
 WORKDIR = "/work"
-KILL_GRACE = 5.0  # after SIGKILL, how long to wait for pipes to close before giving up on them
-JAIL_UID = 1000  # the agent's uid inside the jail
+JAIL_UID = 1000  # the agent's uid inside its jail
 HOST_UID_RANGE = (200_000, 2_000_000_000)  # host uids for jails when the arena runs as root
-PASSWD = (
-    "root:x:0:0:root:/root:/bin/sh\n"
-    "agent:x:1000:1000:agent:/work:/bin/bash\n"
-    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-)
-GROUP = "root:x:0:\nagent:x:1000:\nnogroup:x:65534:\n"
-PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-def _system_binds() -> list[str]:
-    """Bind the host's system directories read-only, keeping merged-/usr symlinks as symlinks."""
-    args = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
-    for name in ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"):
-        if os.path.islink(name):
-            args += ["--symlink", os.readlink(name), name]
-        elif os.path.isdir(name):
-            args += ["--ro-bind", name, name]
-    return args
+PYTHON = "/usr/bin/python3"  # the host's, run inside the jail
+MAX_RESTARTS = 50  # of the agent's channel in one episode: past this the agent's world is broken
+GRADER_CAPS = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_KILL", "CAP_SETUID", "CAP_SETGID",
+)  # fmt: skip
+STDERR_KEEP = 8192
+def _passwd(agent: int, grader: int) -> bytes:
+    return (
+        "root:x:0:0:root:/root:/bin/sh\n"
+        f"agent:x:{agent}:{agent}:agent:{WORKDIR}:/bin/bash\n"
+        f"grader:x:{grader}:{grader}:grader:{GRADING_DIR}:/bin/sh\n"
+        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+    ).encode()
 
 
-def _remove_tree(root: Path) -> None:
-    def make_writable(func: object, path: str, exc: object) -> None:
-        # The agent may have left read-only directories; without root we must open them up first.
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(path), stat.S_IRWXU)
-            if os.path.isdir(path) and not os.path.islink(path):
-                os.chmod(path, stat.S_IRWXU)
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                os.unlink(path)
-
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(root, onexc=make_writable)
-    else:
-        shutil.rmtree(root, onerror=make_writable)
+def _group(agent: int, grader: int) -> bytes:
+    return f"root:x:0:\nagent:x:{agent}:\ngrader:x:{grader}:\nnogroup:x:65534:\n".encode()
 
 
-class BwrapSandbox(ShellFileSandbox):
-    """A work directory on the host, and one bubblewrap jail per command over it."""
+HOSTS = b"127.0.0.1\tlocalhost arena\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+BASE_ENV = {"PATH": jail.SYSTEM_PATH, "LANG": "C.UTF-8"}
+
+
+@dataclass
+class _Served:
+    """A running jail and the channel to its exec server."""
+
+    jail: jail.Jail
+    channel: Channel
+    stderr: bytearray
+    pump: asyncio.Task[None]
+
+    def kill(self) -> None:
+        self.jail.kill()
+
+    async def close(self) -> None:
+        self.jail.kill()
+        await self.channel.close()
+        await self.jail.wait()
+        self.pump.cancel()
+
+
+class BwrapSandbox(ServedSandbox):
+    """A sandbox of its own on the host (a directory, a file system, cgroups) and one jail in it."""
 
     workdir = WORKDIR
-    _host_uids_in_use: ClassVar[set[int]] = set()  # distinct nproc budgets for live sandboxes
+    lost_note = "; its jail went with it, and the agent's background processes are gone"
+    _host_uids_in_use: ClassVar[set[int]] = set()
 
-    def __init__(self, root: Path, config: SandboxConfig, host_uid: int | None) -> None:
-        self.root = root
+    def __init__(self, config: SandboxConfig, record: records.Record, fs: Path, uids: tuple[int, int] | None,
+                 groups: tuple[cgroups.Cgroup, cgroups.Cgroup] | None) -> None:  # fmt: skip
         self.config = config
-        self.host_uid = host_uid
-        self._procs: set[asyncio.subprocess.Process] = set()
+        self.record = record
+        self.root = record.directory
+        self.fs = fs  # host path of the sandbox's file system: work/ and tmp/
+        self.host_uid = uids[0] if uids else None
+        self.grader_uid = uids[1] if uids else None
+        self.cgroups = groups
+        self._agent: _Served | None = None
+        self._grader: _Served | None = None
+        self._lock = asyncio.Lock()
+        self._restarts = 0
+        self._stopped: str | None = None  # why agent commands can no longer run
         self._closed = False
+
+    # ------------------------------------------------------------------------------ start
 
     @classmethod
     async def start(cls, config: SandboxConfig, *, image: str, labels: dict[str, str]) -> BwrapSandbox:
-        """Make the work directory and check that a jail starts. `image` is ignored: the jail
-        uses the host's system directories."""
-        missing = [tool for tool in ("bwrap", "prlimit", "setpriv") if shutil.which(tool) is None]
-        if os.geteuid() != 0 and "setpriv" in missing:
-            missing.remove("setpriv")
+        """Make the sandbox's host side and start its jail. `image` is ignored: the jail uses the
+        host's system directories."""
+        preparing = asyncio.ensure_future(asyncio.to_thread(cls._prepare, config, labels))
+        try:
+            sandbox = await asyncio.shield(preparing)
+        except asyncio.CancelledError:  # a cancelled start leaves nothing behind: finish, then remove
+            with contextlib.suppress(BaseException):
+                await (await preparing).close()
+            raise
+        try:
+            await sandbox._start_agent()
+        except BaseException:
+            await sandbox.close()
+            raise
+        return sandbox
+
+    @classmethod
+    def _prepare(cls, config: SandboxConfig, labels: dict[str, str]) -> BwrapSandbox:
+        root = os.geteuid() == 0
+        missing = jail.tools_missing(root)
         if missing:
             raise SandboxError(
                 f"cannot start a bwrap sandbox: {', '.join(missing)} not found; "
                 "install them with `apt-get install bubblewrap util-linux` (or run scripts/setup.sh)"
             )
-        root = Path(tempfile.mkdtemp(prefix="arena-bwrap-"))
-        (root / "work").mkdir(mode=0o700)
-        # /tmp lives on the host's disk beside /work, not in a tmpfs: it must last from one
-        # command to the next, as in Docker, and must not fill the host's memory.
-        (root / "tmp").mkdir()
-        (root / "tmp").chmod(0o1777)
-        # The host's user names mean nothing in the jail; the agent is `agent`, as in Docker.
-        (root / "passwd").write_text(PASSWD)
-        (root / "group").write_text(GROUP)
-        host_uid = None
-        if os.geteuid() == 0:
-            host_uid = cls._allocate_uid()
-            os.chown(root / "work", host_uid, host_uid)
-            os.chown(root / "tmp", host_uid, host_uid)
-        root.chmod(0o711)  # the jail's host uid must reach what is bound into the jail
-        sandbox = cls(root, config, host_uid)
+        if not os.access(PYTHON, os.X_OK):
+            raise SandboxError(f"cannot start a bwrap sandbox: {PYTHON} not found (`apt-get install python3`)")
+        record = records.new_record("bwrap", labels)
+        sandbox: BwrapSandbox | None = None
         try:
-            raw = await sandbox._run(["true"], timeout=30.0, stdin=None, cap=OUTPUT_CAP)
-            if raw.exit_code != 0:
-                raise SandboxError(f"bwrap sandbox self-test failed: {raw.stderr.text().strip()}")
+            uids = (cls._allocate_uid(), cls._allocate_uid()) if root else None
+            fs = cls._make_fs(config, record)
+            groups = cls._make_cgroups(config, record)
+            sandbox = cls(config, record, fs, uids, groups)
+            sandbox._make_dirs()
         except BaseException:
-            await sandbox.close()
+            if sandbox is None:
+                cls._cleanup(record, None)
+            else:
+                sandbox._cleanup_blocking()
             raise
         return sandbox
+
+    @staticmethod
+    def _make_fs(config: SandboxConfig, record: records.Record) -> Path:
+        if config.disk_mb > 0:
+            why_not = disk.available()
+            if why_not is None:
+                record.update(mount=True)
+                return disk.make(record.directory, size_mb=config.disk_mb, inodes=config.inodes,
+                                 templates=records.templates_dir())  # fmt: skip
+            warn_once(f"bwrap sandboxes run without disk caps: {why_not}")
+        fs = record.directory / "fs"
+        fs.mkdir()
+        return fs
+
+    @staticmethod
+    def _make_cgroups(config: SandboxConfig, record: records.Record) -> tuple[cgroups.Cgroup, cgroups.Cgroup] | None:
+        names = [f"{record.name}.agent", f"{record.name}.grader"]
+        record.update(cgroups=names)
+        made = []
+        try:
+            for name in names:
+                made.append(cgroups.create(name, memory_bytes=config.memory_mb * 1024 * 1024,
+                                           pids=config.pids, cpus=config.cpus))  # fmt: skip
+        except cgroups.CgroupError as e:
+            for group in made:
+                group.remove()
+            record.update(cgroups=[])
+            warn_once(
+                f"bwrap sandboxes bound memory per process (RLIMIT_AS) and do not enforce cpus: {e}"
+            )
+            return None
+        return made[0], made[1]
+
+    def _make_dirs(self) -> None:
+        fs = self.fs
+        for name, mode in (("work", 0o755), ("tmp", 0o1777)):
+            (fs / name).mkdir(exist_ok=True)
+            (fs / name).chmod(mode)
+        if self.host_uid is not None:
+            os.chown(fs / "work", self.host_uid, self.host_uid)
+        fs.chmod(0o711)  # the jail's host uid must reach what is bound into the jail
 
     @classmethod
     def _allocate_uid(cls) -> int:
@@ -131,21 +211,28 @@ class BwrapSandbox(ShellFileSandbox):
                 cls._host_uids_in_use.add(uid)
                 return uid
 
-    def _command(self, argv: list[str], marker_fd: int) -> list[str]:
+    def relabel(self, labels: dict[str, str]) -> None:
+        """A warm sandbox handed to an episode takes that episode's labels."""
+        self.record.update(labels=dict(labels))
+
+    # ------------------------------------------------------------------------------ jails
+
+    def _rlimits(self) -> dict[str, int]:
         c = self.config
-        prefix: list[str] = []
-        if self.host_uid is not None:
-            u = str(self.host_uid)
-            prefix = ["setpriv", f"--reuid={u}", f"--regid={u}", "--clear-groups", "--inh-caps=-all"]
-        jail = [
-            "bwrap",
-            *_system_binds(),
-            "--ro-bind", str(self.root / "passwd"), "/etc/passwd",
-            "--ro-bind", str(self.root / "group"), "/etc/group",
-            "--bind", str(self.root / "work"), WORKDIR,
-            "--chdir", WORKDIR,
-            "--bind", str(self.root / "tmp"), "/tmp",
+        limits = {"cpu": c.cpu_seconds, "fsize": c.file_size_mb * 1024 * 1024}
+        if self.cgroups is None:
+            limits["as"] = c.memory_mb * 1024 * 1024
+            limits["nproc"] = c.pids
+        return limits
+
+    def _agent_options(self) -> list[str]:
+        return [
+            *jail.system_options(),
+            *jail.mask_options(["/usr", "/etc", *jail.MERGED_USR]),
+            "--bind", str(self.fs / "work"), WORKDIR,
+            "--bind", str(self.fs / "tmp"), "/tmp",
             "--dev", "/dev",
+            "--perms", "1777", "--size", str(self.config.shm_mb * 1024 * 1024), "--tmpfs", "/dev/shm",
             "--proc", "/proc",
             "--unshare-all",
             "--unshare-user",  # --unshare-all only tries; we insist
@@ -155,127 +242,272 @@ class BwrapSandbox(ShellFileSandbox):
             "--new-session",
             "--uid", str(JAIL_UID),
             "--gid", str(JAIL_UID),
+            "--remount-ro", "/",
+            "--chdir", "/",
             "--clearenv",
-            "--setenv", "PATH", PATH,
-            "--setenv", "LANG", "C.UTF-8",
-            "--setenv", "HOME", WORKDIR,
-            "--setenv", "USER", "agent",
-            "--",
+            *[arg for key, value in BASE_ENV.items() for arg in ("--setenv", key, value)],
         ]  # fmt: skip
-        limits = [
-            "prlimit",
-            f"--cpu={c.cpu_seconds}",
-            f"--as={c.memory_mb * 1024 * 1024}",
-            f"--nproc={c.pids}",
-            f"--fsize={c.file_size_mb * 1024 * 1024}",
-            "--",
-        ]
-        # The marker proves the jail and its limits are in place: without it, a failure is
-        # bwrap's (infrastructure), not the command's. The fd is closed before the command runs.
-        # bash, not sh: dash cannot redirect file descriptors above 9.
-        marker = f'printf started >&{marker_fd} && exec {marker_fd}>&- && exec "$@"'
-        return [*prefix, *jail, *limits, "bash", "-c", marker, "sh", *argv]
 
-    async def _run(self, argv: list[str], *, timeout: float, stdin: bytes | None, cap: int) -> RawResult:
-        if self._closed:
-            raise SandboxError("the sandbox is closed")
-        started = time.monotonic()
-        marker_r, marker_w = os.pipe()
-        try:
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    *self._command(argv, marker_w),
-                    stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                    start_new_session=True,  # its own process group: a timeout kills the whole tree
-                    pass_fds=(marker_w,),
-                )
-            except OSError as e:
-                raise SandboxError(f"cannot run bwrap: {e}; install bubblewrap (`apt-get install bubblewrap`)") from e
-            finally:
-                os.close(marker_w)
-            self._procs.add(proc)
-            try:
-                out, err, timed_out = await self._communicate(proc, timeout, stdin, cap)
-            finally:
-                self._procs.discard(proc)
-            os.set_blocking(marker_r, False)
-            try:
-                jailed = os.read(marker_r, 16) == b"started"
-            except BlockingIOError:
-                jailed = False
-        finally:
-            os.close(marker_r)
-        code = proc.returncode if proc.returncode is not None else -signal.SIGKILL
-        if not jailed and not self._closed:
-            if timed_out:
-                raise SandboxError(f"the bwrap jail did not start within {timeout:g}s")
-            raise SandboxError(_explain_failure(err.text().strip(), code))
-        return RawResult(
-            exit_code=128 - code if code < 0 else code,  # killed by a signal: the shell's 128+n
-            stdout=out,
-            stderr=err,
-            timed_out=timed_out,
-            seconds=time.monotonic() - started,
-        )
-
-    async def _communicate(
-        self, proc: asyncio.subprocess.Process, timeout: float, stdin: bytes | None, cap: int
-    ) -> tuple[Capped, Capped, bool]:
-        out, err = Capped(cap), Capped(cap)
-
-        async def pump(stream: asyncio.StreamReader | None, sink: Capped) -> None:
-            assert stream is not None
-            while chunk := await stream.read(65536):
-                sink.add(chunk)
-
-        async def feed() -> None:
-            assert proc.stdin is not None
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                proc.stdin.write(stdin or b"")
-                await proc.stdin.drain()
-                proc.stdin.close()
-
-        tasks = [asyncio.ensure_future(pump(proc.stdout, out)), asyncio.ensure_future(pump(proc.stderr, err))]
-        if stdin is not None:
-            tasks.append(asyncio.ensure_future(feed()))
-        everything = asyncio.gather(*tasks, proc.wait())
-        timed_out = False
-        try:
-            await asyncio.wait_for(asyncio.shield(everything), timeout)
-        except TimeoutError:
-            timed_out = True
-        except asyncio.CancelledError:
-            self._kill(proc)
-            raise
-        if timed_out:
-            self._kill(proc)
-            # PID-namespace init death kills the rest; pipes close once they are gone.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(everything), KILL_GRACE)
-            everything.cancel()  # a pipe still open after the grace: stop reading, keep what came
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(proc.wait(), KILL_GRACE)
-        return out, err, timed_out
+    def _grader_options(self) -> list[str]:
+        identity: list[str]
+        if self.host_uid is not None:  # real root, with just the capabilities grading needs
+            identity = [arg for cap in GRADER_CAPS for arg in ("--cap-add", cap)]
+        else:  # root of a user namespace that maps the calling user, who owns every file here
+            identity = ["--unshare-user", "--uid", "0", "--gid", "0", "--cap-add", "ALL"]
+        return [
+            *jail.system_options(),
+            *jail.mask_options(["/usr", "/etc", *jail.MERGED_USR]),
+            "--bind", str(self.fs / "work"), WORKDIR,
+            "--bind", str(self.fs / "tmp"), "/tmp",
+            "--perms", "0711", "--size", str(GRADING_BYTES), "--tmpfs", GRADING_DIR,
+            "--dev", "/dev",
+            "--proc", "/proc",
+            "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            *identity,
+            "--hostname", "arena",
+            "--die-with-parent",
+            "--new-session",
+            "--remount-ro", "/",
+            "--chdir", "/",
+            "--clearenv",
+            *[arg for key, value in BASE_ENV.items() for arg in ("--setenv", key, value)],
+        ]  # fmt: skip
 
     @staticmethod
-    def _kill(proc: asyncio.subprocess.Process) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+    def _files(agent: int, grader: int) -> dict[str, bytes]:
+        """What the jail's /etc gets of its own (the host's user names mean nothing inside)."""
+        return {
+            "/etc/passwd": _passwd(agent, grader),
+            "/etc/group": _group(agent, grader),
+            "/etc/hosts": HOSTS,
+            "/etc/hostname": b"arena\n",
+        }
+
+    async def _launch(self, options: list[str], config: dict[str, Any], files: dict[str, bytes],
+                      uid: int | None, group: cgroups.Cgroup | None) -> _Served:  # fmt: skip
+        argv, preamble = server_command(PYTHON, config)
+        started = await jail.spawn(
+            options,
+            argv,
+            files=files,
+            uid=uid,
+            cgroup_procs=group.procs_files if group is not None else (),
+        )
+        stderr = bytearray()
+        assert started.process.stdout is not None and started.process.stdin is not None
+
+        async def pump() -> None:
+            assert started.process.stderr is not None
+            while chunk := await started.process.stderr.read(65536):
+                stderr.extend(chunk)
+                del stderr[:-STDERR_KEEP]
+
+        channel = Channel(
+            stream_source(started.process.stdout),
+            started.process.stdin,
+            preamble=preamble,
+            describe=lambda: stderr.decode(errors="replace").strip()[-500:],
+            max_body=max_reply(self.config),
+        )
+        served = _Served(started, channel, stderr, asyncio.ensure_future(pump()))
+        try:
+            await served.channel.hello()
+        except ChannelError as e:
+            await served.close()
+            await asyncio.sleep(0)  # let the pump take bwrap's last words
+            code = started.process.returncode
+            said = stderr.decode(errors="replace").strip()
+            if code == jail.CGROUP_JOIN_FAILED:
+                raise SandboxError(f"the bwrap jail could not join its cgroup: {said}") from e
+            raise SandboxError(_explain_failure(said or str(e), code)) from e
+        return served
+
+    async def _start_agent(self) -> None:
+        config = {
+            "mode": "agent",
+            "workdir": WORKDIR,
+            "env": {**BASE_ENV, "HOME": WORKDIR, "USER": "agent", "LOGNAME": "agent"},
+            "rlimits": self._rlimits(),
+        }
+        self._agent = await self._launch(
+            self._agent_options(), config, self._files(JAIL_UID, JAIL_UID + 1), self.host_uid,
+            self.cgroups[0] if self.cgroups else None,
+        )
+
+    async def _grader_served(self) -> _Served:
+        if self._grader is not None and self._grader.channel.closed is None:
+            return self._grader
+        if self._grader is not None:
+            await self._grader.close()
+        if self.host_uid is not None and self.grader_uid is not None:
+            agent, grader = self.host_uid, self.grader_uid
+            users = {"agent": [agent, agent], "grader": [grader, grader]}
+        else:  # one host uid for everyone: it is root of the grading jail's user namespace
+            agent, grader, users = 0, 0, {}
+        config = {
+            "mode": "root",
+            "workdir": WORKDIR,
+            "users": users,
+            "env": BASE_ENV,
+            "homes": {"root": {"HOME": "/root", "USER": "root"}, "grader": {"USER": "grader"}},
+            "rlimits": {"fsize": self.config.file_size_mb * 1024 * 1024},
+        }
+        self._grader = await self._launch(
+            self._grader_options(), config, self._files(agent, grader), None, self.cgroups[1] if self.cgroups else None
+        )
+        return self._grader
+
+    # ------------------------------------------------------------------------------ commands
+
+    async def _call(self, header: dict[str, Any], body: bytes, timeout: float) -> tuple[dict[str, Any], bytes] | None:
+        if self._closed:
+            raise SandboxError("the sandbox is closed")
+        if self._stopped:
+            raise SandboxError(self._stopped)
+        served = self._agent
+        if served is None:
+            async with self._lock:
+                if self._agent is None:
+                    await self._start_agent()
+                served = self._agent
+        assert served is not None
+        try:
+            return await served.channel.call(header, body, timeout=timeout)
+        except ChannelError:
+            await self._lost(served)
+            return None
+
+    async def _lost(self, served: _Served) -> None:
+        """The agent's exec server died or hung: its jail goes, a new one starts on the same files."""
+        async with self._lock:
+            if self._agent is not served or self._closed or self._stopped:
+                return
+            self._agent = None
+            await served.close()
+            if self.cgroups is not None:
+                await asyncio.to_thread(self.cgroups[0].kill)
+            self._restarts += 1
+            if self._restarts > MAX_RESTARTS:
+                self._stopped = f"the agent killed its command channel more than {MAX_RESTARTS} times"
+                raise WorldBroken(self._stopped)
+            await self._start_agent()
+
+    # ------------------------------------------------------------------------------ grading
+
+    @contextlib.asynccontextmanager
+    async def grading(self, *, final: bool) -> AsyncIterator[ServedGradingView]:
+        """Stop (final) or freeze every agent process, and hand graders a view as root."""
+        if self._closed:
+            raise SandboxError("the sandbox is closed")
+        frozen = False
+        if final:
+            await self._stop_agent("the sandbox was graded: its agent processes are stopped for good")
+        else:
+            frozen = await self._freeze()
+        try:
+            served = await self._grader_served()
+
+            async def call(header: dict[str, Any], body: bytes, timeout: float) -> tuple[dict[str, Any], bytes]:
+                try:
+                    return await served.channel.call(header, body, timeout=timeout)
+                except ChannelError as e:
+                    raise SandboxError(f"the bwrap grading jail failed: {e}") from e
+
+            scratch = f"{GRADING_DIR}/{secrets.token_hex(8)}"
+            mkdir = {"op": "mkdir", "path": scratch, "owner": "grader", "mode": 0o700}
+            header, _ = await call(mkdir, b"", FILE_TIMEOUT)
+            if "errno" in header:
+                raise SandboxError(f"cannot make the graders' scratch directory: {header.get('message')}")
+            try:
+                yield ServedGradingView(call, workdir=WORKDIR, scratch=scratch, config=self.config)
+            finally:
+                with contextlib.suppress(SandboxError):  # nothing of this grading stays behind
+                    await call({"op": "kill_uid", "role": "root"}, b"", FILE_TIMEOUT)
+                    await call({"op": "rmtree", "path": scratch}, b"", FILE_TIMEOUT)
+        finally:
+            if frozen:
+                await self._thaw()
+
+    async def _stop_agent(self, why: str) -> None:
+        async with self._lock:
+            self._stopped = why
+            served, self._agent = self._agent, None
+            if served is not None:
+                await served.close()
+            if self.cgroups is not None:
+                await asyncio.to_thread(self.cgroups[0].kill)
+
+    async def _freeze(self) -> bool:
+        if self._agent is None:
+            return False
+        if self.cgroups is not None and self.cgroups[0].can_freeze:
+            return await asyncio.to_thread(self.cgroups[0].freeze)
+        namespace = self._agent.jail.info.result().get("pid-namespace") if self._agent.jail.init_pid else None
+        if namespace is None:
+            return False
+        await asyncio.to_thread(_signal_namespace, int(namespace), signal.SIGSTOP, True)
+        return True
+
+    async def _thaw(self) -> None:
+        if self.cgroups is not None and self.cgroups[0].can_freeze:
+            await asyncio.to_thread(self.cgroups[0].thaw)
+        elif self._agent is not None and self._agent.jail.init_pid:
+            namespace = self._agent.jail.info.result().get("pid-namespace")
+            await asyncio.to_thread(_signal_namespace, int(namespace), signal.SIGCONT, False)
+
+    # ------------------------------------------------------------------------------ close
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        for proc in list(self._procs):
-            self._kill(proc)
-        await asyncio.to_thread(_remove_tree, self.root)
-        if self.host_uid is not None:
-            self._host_uids_in_use.discard(self.host_uid)
+        for served in (self._agent, self._grader):
+            if served is not None:
+                served.kill()
+        for served in (self._agent, self._grader):
+            if served is not None:
+                await served.close()
+        self._agent = self._grader = None
+        await self._finish_close(asyncio.to_thread(self._cleanup_blocking))
+
+    def _cleanup_blocking(self) -> None:
+        self._cleanup(self.record, self.cgroups)
+        for uid in (self.host_uid, self.grader_uid):
+            self._host_uids_in_use.discard(uid)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _cleanup(record: records.Record, groups: tuple[cgroups.Cgroup, ...] | None) -> None:
+        for group in groups or ():
+            group.remove()
+        if record.data.get("mount"):
+            disk.unmount(record.directory)
+        records.remove_tree(record.directory)
 
 
-def _explain_failure(stderr: str, code: int) -> str:
+def _signal_namespace(namespace: int, sig: int, until_stopped: bool) -> None:
+    """Signal every process in a PID namespace but its init (without a cgroup, this is freezing)."""
+    for _ in range(50 if until_stopped else 1):
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                if os.stat(f"/proc/{entry}/ns/pid").st_ino != namespace:
+                    continue
+                status = Path(f"/proc/{entry}/status").read_text()
+                if "\nNSpid:" in status and status.split("\nNSpid:")[1].split("\n")[0].split()[-1] == "1":
+                    continue  # the jail's init: stopping it would stop nothing more
+                state = status.split("\nState:")[1].split()[0]
+                if until_stopped and state in ("T", "t", "Z", "X"):
+                    continue
+                found = True
+                os.kill(int(entry), sig)
+        if not found:
+            return
+        time.sleep(0.002)
+
+
+def _explain_failure(stderr: str, code: int | None) -> str:
     message = f"bwrap could not start the sandbox (exit {code}): {stderr or 'no message'}"
     lowered = stderr.lower()
     if "namespace" in lowered or "operation not permitted" in lowered or "permission" in lowered:
@@ -285,6 +517,4 @@ def _explain_failure(stderr: str, code: int) -> str:
             "(inside a container, run it with --privileged or a seccomp profile that allows unshare), "
             "or use --sandbox docker"
         )
-    elif "prlimit" in lowered:
-        message += "; the resource limits could not be set: lower them in the sandbox config"
     return message

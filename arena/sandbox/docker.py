@@ -1,9 +1,16 @@
 """The Docker sandbox: one container per episode, from an image built locally (arena/images.py).
 
-The container has no network, memory/CPU/process limits, no capabilities and no privilege
-escalation. Its main process runs as `keeper` (uid 1001) and agent commands as `agent` (uid 1000),
-so an agent's `kill -9 -1` cannot stop the container. File reads and writes run as the agent too,
-with the agent's permissions, exactly as in the bwrap sandbox.
+The container's main process is an exec server (arena/sandbox/execserver.py) running as the
+container's root, with only the capabilities it needs (reading what the agent left, switching to
+the agent's or the grader's uid, signalling their processes); the host talks to it over one
+attach stream, so a command costs one round trip and no `docker exec`. Agent commands run as
+`agent` (uid 1000) with no capabilities and no privilege escalation: the agent cannot signal,
+trace or replace the server, and its `kill -9 -1` ends only its own processes.
+
+No network, memory/CPU/process limits, a read-only root, a size-capped /dev/shm, and /work and
+/tmp on a loop-mounted file system of the sandbox's own (capped in size and inodes) when the
+arena runs as root next to a local daemon. The server ends with the host's connection: a dead
+arena leaves an exited container, which `arena.sandbox.gc` removes.
 
 Docker SDK and HTTP errors become `SandboxError` here, in `translate`, and nowhere else.
 """
@@ -12,30 +19,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import secrets
-import socket
-import struct
 import threading
-import time
-from collections.abc import Awaitable, Callable
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from arena.errors import SandboxError
-from arena.sandbox import SandboxConfig
-from arena.sandbox.shell_files import Capped, RawResult, ShellFileSandbox
+from arena.errors import SandboxError, WorldBroken
+from arena.sandbox import SandboxConfig, disk, records
+from arena.sandbox.channel import BOOTSTRAP, Channel, ChannelError, ChannelTimeout, docker_source, server_command
+from arena.sandbox.served import (
+    FILE_TIMEOUT,
+    GRADING_BYTES,
+    GRADING_DIR,
+    ServedGradingView,
+    ServedSandbox,
+    max_reply,
+    warn_once,
+)
 
 if TYPE_CHECKING:
     import docker
-    from docker.models.containers import Container
 
 WORKDIR = "/work"
-AGENT_USER = "1000:1000"
-KEEPER_USER = "1001:1001"
+AGENT_IDS = (1000, 1000)
+GRADER_IDS = (1002, 1002)
 MANAGED_LABEL = "arena.managed"
+OWNER_LABEL = "arena.owner"
 API_TIMEOUT = 30.0  # one Docker API call (create, inspect, remove)
 HOST_GRACE = 10.0  # how long past a command's timeout the host waits before blaming the daemon
 START_TIMEOUT = 120.0
+CAPS = ["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "KILL", "SETUID", "SETGID"]
 T = TypeVar("T")
 
 
@@ -72,7 +88,7 @@ def translate(e: BaseException, image: str | None = None) -> SandboxError:
     if isinstance(e, requests.Timeout) or "timed out" in text.lower():
         return SandboxError(f"the Docker engine did not answer in time: {text}")
     unreachable = ("Connection refused", "No such file or directory", "Connection aborted", "FileNotFoundError")
-    if isinstance(e, requests.ConnectionError) or any(s in text for s in unreachable):
+    if isinstance(e, requests.ConnectionError | OSError) or any(s in text for s in unreachable):
         return SandboxError(
             f"cannot reach the Docker engine ({text}): start it with `systemctl start docker`, or "
             "`dockerd >/tmp/dockerd.log 2>&1 &` where there is no systemd; check DOCKER_HOST"
@@ -92,8 +108,8 @@ def container_name(labels: dict[str, str]) -> str:
 
 async def _in_thread(fn: Callable[[], T], orphan: Callable[[T], object] | None = None) -> T:
     """Run a blocking Docker call in a thread of its own. Not `asyncio.to_thread`: its shared pool
-    has a handful of threads on a small machine, so concurrent long commands would queue there
-    while their timeouts run. A daemon thread also cannot keep a hung call from exiting Python.
+    has a handful of threads on a small machine, so concurrent calls would queue there while their
+    timeouts run. A daemon thread also cannot keep a hung call from exiting Python.
     `orphan` disposes of a result that arrives after the caller gave up (a late container)."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
@@ -128,28 +144,73 @@ async def _guard(work: Awaitable[T], seconds: float, what: str) -> T:
         raise SandboxError(f"the Docker engine did not finish {what} within {seconds:g}s") from None
 
 
-class DockerSandbox(ShellFileSandbox):
-    """One long-lived container; each `exec` is a `docker exec` as the agent user."""
+def _daemon_address(client: docker.DockerClient) -> tuple[str, str | tuple[str, int]]:
+    """Where the daemon listens, for the attach stream the arena opens itself."""
+    base = str(client.api.base_url)
+    if base.startswith("http+docker://"):
+        return "unix", str(getattr(client.api._custom_adapter, "socket_path", "/var/run/docker.sock"))
+    parsed = urllib.parse.urlparse(base)
+    if parsed.scheme == "http" and parsed.hostname:
+        return "tcp", (parsed.hostname, parsed.port or 2375)
+    raise SandboxError(
+        f"the Docker daemon at {base} needs TLS, which the sandbox's command channel does not speak; "
+        "use a local daemon (unix socket) or an ssh tunnel to one"
+    )
+
+
+def _local_disks(config: SandboxConfig, client: docker.DockerClient) -> str | None:
+    """None if this sandbox can have a loop-mounted disk, else why not."""
+    if config.disk_mb == 0:
+        return "disk_mb is 0"
+    why = disk.available()
+    if why is None and _daemon_address(client)[0] != "unix":
+        why = "the Docker daemon is not on this machine"
+    return why
+
+
+class DockerSandbox(ServedSandbox):
+    """One container; commands, files and grading go down its exec server's attach stream."""
 
     workdir = WORKDIR
 
-    def __init__(self, client: docker.DockerClient, container: Container, config: SandboxConfig) -> None:
+    def __init__(self, client: docker.DockerClient, container_id: str, name: str, config: SandboxConfig,
+                 record: records.Record) -> None:  # fmt: skip
         self._client = client
-        self.container = container
+        self.container_id = container_id
+        self.name = name
         self.config = config
+        self.record = record
+        self.channel: Channel | None = None
+        self._stderr = bytearray()
+        self._preamble = b""  # the exec server's source and config, sent when attaching
+        self._stopped: str | None = None
         self._closed = False
 
     @property
-    def name(self) -> str:
-        return str(self.container.name)
+    def container(self) -> Any:
+        return self._client.containers.get(self.container_id)
+
+    # ------------------------------------------------------------------------------ start
 
     @classmethod
     async def start(cls, config: SandboxConfig, *, image: str, labels: dict[str, str]) -> DockerSandbox:
-        return await _guard(
-            _in_thread(lambda: cls._start_blocking(config, image, labels), orphan=DockerSandbox._discard),
+        creating = asyncio.ensure_future(_guard(
+            _in_thread(lambda: cls._create_blocking(config, image, labels), orphan=DockerSandbox._discard),
             START_TIMEOUT,
-            "starting a container",
-        )
+            "creating a container",
+        ))  # fmt: skip
+        try:
+            sandbox = await asyncio.shield(creating)
+        except asyncio.CancelledError:  # a cancelled start leaves nothing behind: finish, then remove
+            with contextlib.suppress(BaseException):
+                await (await creating).close()
+            raise
+        try:
+            await _guard(sandbox._start(), START_TIMEOUT, "starting a container")
+        except BaseException:
+            await asyncio.shield(sandbox.close())
+            raise
+        return sandbox
 
     def _discard(self) -> None:
         with contextlib.suppress(Exception):
@@ -157,68 +218,222 @@ class DockerSandbox(ShellFileSandbox):
         self._client.close()
 
     @classmethod
-    def _start_blocking(cls, config: SandboxConfig, image: str, labels: dict[str, str]) -> DockerSandbox:
-        from docker.types import Ulimit
+    def _create_blocking(cls, config: SandboxConfig, image: str, labels: dict[str, str]) -> DockerSandbox:
+        from docker.types import Mount, Ulimit
 
         client = connect()
-        container = None
+        record = records.new_record("docker", labels)
+        container_id = None
         try:
+            why_not = _local_disks(config, client)
+            mounts = []
+            if why_not is None:
+                record.update(mount=True)
+                fs = disk.make(record.directory, size_mb=config.disk_mb, inodes=config.inodes,
+                               templates=records.templates_dir())  # fmt: skip
+                for name, mode, owner in (("work", 0o755, AGENT_IDS), ("tmp", 0o1777, (0, 0))):
+                    (fs / name).mkdir()
+                    os.chown(fs / name, *owner)
+                    (fs / name).chmod(mode)
+                mounts = [Mount(f"/{name}", str(fs / name), type="bind") for name in ("work", "tmp")]
+            elif config.disk_mb:
+                warn_once(f"Docker sandboxes run without disk caps: {why_not}")
             fsize = config.file_size_mb * 1024 * 1024
-            container = client.containers.create(
-                image,
-                command=["sleep", "infinity"],
-                name=container_name(labels),
-                labels={**labels, MANAGED_LABEL: "1"},
-                user=KEEPER_USER,  # not the agent's uid: its `kill -9 -1` must not end the container
-                working_dir=WORKDIR,
-                environment={"HOME": WORKDIR, "LANG": "C.UTF-8"},
-                hostname="arena",
+            api = client.api
+            host_config = api.create_host_config(
                 network_mode="none",
                 mem_limit=f"{config.memory_mb}m",
                 memswap_limit=f"{config.memory_mb}m",  # equal: no swap on top
                 nano_cpus=int(config.cpus * 1e9),
                 pids_limit=config.pids,
-                ulimits=[
-                    Ulimit(name="fsize", soft=fsize, hard=fsize),
-                    Ulimit(name="cpu", soft=config.cpu_seconds, hard=config.cpu_seconds),
-                ],
+                # CPU seconds are limited for the agent's processes only (its exec server sets them):
+                # the container's own server lives as long as the container and must not run out.
+                ulimits=[Ulimit(name="fsize", soft=fsize, hard=fsize)],
                 cap_drop=["ALL"],
+                cap_add=CAPS,
                 security_opt=["no-new-privileges"],
                 init=True,  # reaps orphans the agent leaves behind
+                read_only=bool(mounts),  # writable: /work and /tmp (its own disk), /grading (a tmpfs)
+                tmpfs={GRADING_DIR: f"size={GRADING_BYTES},mode=0711"},
+                shm_size=config.shm_mb * 1024 * 1024,
+                log_config={"type": "none"},  # the stream carries file contents and grading material
+                mounts=mounts,
             )
-            container.start()
-            container.reload()
-            if container.status != "running":
-                logs = container.logs(tail=20).decode(errors="replace")
-                raise SandboxError(f"sandbox container {container.name} exited at start: {logs}")
+            argv, preamble = server_command("python3", {
+                "mode": "root",
+                "workdir": WORKDIR,
+                "users": {"agent": list(AGENT_IDS), "grader": list(GRADER_IDS)},
+                "homes": {
+                    "agent": {"HOME": WORKDIR, "USER": "agent", "LOGNAME": "agent"},
+                    "grader": {"USER": "grader", "LOGNAME": "grader"},
+                    "root": {"HOME": "/root", "USER": "root"},
+                },
+                "exit_pid1_on_eof": True,
+                "delegate": {  # the agent's own exec server, for agent commands and files
+                    "bootstrap": BOOTSTRAP,
+                    "max_body": max_reply(config),
+                    # With the image's environment (the container's), and the agent's limits.
+                    "config": {"mode": "agent", "workdir": WORKDIR, "rlimits": {"cpu": config.cpu_seconds}},
+                },
+            })  # fmt: skip
+            name = container_name(labels)
+            container_id = api.create_container(
+                image,
+                command=argv,
+                name=name,
+                labels={**labels, MANAGED_LABEL: "1", OWNER_LABEL: records.owner()},
+                user="0:0",
+                working_dir="/",
+                environment={"HOME": WORKDIR, "LANG": "C.UTF-8"},
+                hostname="arena",
+                detach=False,
+                stdin_open=True,  # with detach=False: stdin closes when the attached client goes
+                host_config=host_config,
+            )["Id"]
+            record.update(container=container_id)
         except BaseException as e:
-            if container is not None:
+            if container_id is not None:
                 with contextlib.suppress(Exception):
-                    container.remove(force=True)
+                    client.api.remove_container(container_id, force=True)
+            _cleanup_record(record)
             client.close()
             if isinstance(e, Exception):
                 raise translate(e, image) from e
             raise
-        return cls(client, container, config)
+        sandbox = cls(client, container_id, name, config, record)
+        sandbox._preamble = preamble
+        return sandbox
 
-    async def _run(self, argv: list[str], *, timeout: float, stdin: bytes | None, cap: int) -> RawResult:
+    async def _start(self) -> None:
+        kind, address = _daemon_address(self._client)
+        try:
+            if kind == "unix":
+                reader, writer = await asyncio.open_unix_connection(str(address))
+            else:
+                host, port = address  # type: ignore[misc]
+                reader, writer = await asyncio.open_connection(host, port)
+            version = self._client.api.api_version
+            path = f"/v{version}/containers/{self.container_id}/attach?stream=1&stdin=1&stdout=1&stderr=1"
+            writer.write(
+                f"POST {path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+                "Content-Length: 0\r\n\r\n".encode()
+            )
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), API_TIMEOUT)
+        except (OSError, asyncio.IncompleteReadError, TimeoutError) as e:
+            raise translate(e) from e
+        status = head.split(b"\r\n", 1)[0].decode(errors="replace")
+        if " 101 " not in status and " 200 " not in status:
+            writer.close()
+            raise SandboxError(f"Docker refused to attach to the sandbox container: {status}")
+        self.channel = Channel(docker_source(reader, self._stderr), writer, preamble=self._preamble,
+                               describe=self._server_stderr, max_body=max_reply(self.config))  # fmt: skip
+        await _in_thread(self._start_blocking)
+        try:
+            hello = await self.channel.hello()
+        except ChannelError as e:
+            raise await self._broken(e) from e
+        fs = self.record.directory / "fs" / "work"
+        if self.record.data.get("mount") and hello.get("work_dev") != os.stat(fs).st_dev:
+            raise SandboxError(
+                "the Docker daemon does not see this machine's mounts (another mount namespace?): "
+                "set disk_mb = 0 to run Docker sandboxes without disk caps"
+            )
+
+    def _start_blocking(self) -> None:
+        try:
+            self._client.api.start(self.container_id)
+        except Exception as e:
+            raise translate(e) from e
+
+    def _server_stderr(self) -> str:
+        return self._stderr.decode(errors="replace").strip()[-500:]
+
+    def relabel(self, labels: dict[str, str]) -> None:
+        """A warm sandbox handed to an episode takes that episode's labels (host-side record;
+        a container's own labels cannot change)."""
+        self.record.update(labels=dict(labels))
+
+    # ------------------------------------------------------------------------------ commands
+
+    async def _request(self, header: dict[str, Any], body: bytes, timeout: float) -> tuple[dict[str, Any], bytes]:
         if self._closed:
             raise SandboxError("the sandbox is closed")
-        call = _ExecCall(self._client, str(self.container.id), argv, timeout, stdin, cap)
+        assert self.channel is not None
         try:
-            # The thread has its own deadline; this one only catches a daemon that stops answering.
-            return await _guard(_in_thread(call.run), timeout + HOST_GRACE + API_TIMEOUT, "a command")
-        except SandboxError:
-            call.abort()
-            raise
-        except asyncio.CancelledError:
-            call.abort()
-            raise
+            return await self.channel.call(header, body, timeout=timeout + HOST_GRACE)
+        except ChannelError as e:
+            raise await self._broken(e) from e
+
+    async def _call(self, header: dict[str, Any], body: bytes, timeout: float) -> tuple[dict[str, Any], bytes] | None:
+        if self._stopped:
+            raise SandboxError(self._stopped)
+        reply = await self._request({**header, "timeout": header.get("timeout", timeout)}, body, timeout)
+        return None if reply[0].get("lost") else reply  # the agent killed or stopped its own exec server
+
+    async def _broken(self, error: ChannelError) -> Exception:
+        """What a dead or silent channel means: the agent's doing (its processes used up the
+        memory and the kernel killed the container), or the arena's (the daemon, someone else)."""
+        try:
+            state = (await _guard(_in_thread(lambda: self._client.api.inspect_container(self.container_id)),
+                                  API_TIMEOUT, "inspecting a container"))["State"]  # fmt: skip
+        except SandboxError as e:
+            return e
+        except Exception as e:
+            return translate(e)
+        if state.get("OOMKilled"):
+            return WorldBroken(
+                f"the sandbox ran out of memory ({self.config.memory_mb} MB) and the kernel ended its "
+                "container: the agent's processes used it all"
+            )
+        if state.get("Paused"):
+            return SandboxError(f"the sandbox container {self.name} is paused (by someone outside the arena)")
+        if isinstance(error, ChannelTimeout) and state.get("Running"):
+            return SandboxError(f"the sandbox container {self.name} is not responding: {error}")
+        if not state.get("Running"):
+            return SandboxError(
+                f"the sandbox container {self.name} exited (code {state.get('ExitCode')}"
+                f"{', ' + state['Error'] if state.get('Error') else ''}): {error}"
+            )
+        return SandboxError(f"lost the sandbox container's command channel: {error}")
+
+    # ------------------------------------------------------------------------------ grading
+
+    @contextlib.asynccontextmanager
+    async def grading(self, *, final: bool) -> AsyncIterator[ServedGradingView]:
+        """Kill (final) or freeze every agent process, and hand graders a view as the container's root."""
+        if final:
+            await self._request({"op": "kill_uid", "role": "agent"}, b"", FILE_TIMEOUT)
+            self._stopped = "the sandbox was graded: its agent processes are stopped for good"
+        else:
+            await self._request({"op": "freeze_uid", "role": "agent"}, b"", FILE_TIMEOUT)
+        try:
+            scratch = f"{GRADING_DIR}/{secrets.token_hex(8)}"
+            header, _ = await self._request({"op": "mkdir", "path": scratch, "owner": "grader", "mode": 0o700},
+                                            b"", FILE_TIMEOUT)  # fmt: skip
+            if "errno" in header:
+                raise SandboxError(f"cannot make the graders' scratch directory: {header.get('message')}")
+            try:
+                yield ServedGradingView(self._request, workdir=WORKDIR, scratch=scratch, config=self.config)
+            finally:
+                with contextlib.suppress(SandboxError, WorldBroken):  # nothing of this grading stays behind
+                    await self._request({"op": "kill_uid", "role": "root"}, b"", FILE_TIMEOUT)
+                    await self._request({"op": "rmtree", "path": scratch}, b"", FILE_TIMEOUT)
+        finally:
+            if not final:
+                with contextlib.suppress(SandboxError, WorldBroken):
+                    await self._request({"op": "thaw_uid", "role": "agent"}, b"", FILE_TIMEOUT)
+
+    # ------------------------------------------------------------------------------ close
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self.channel is not None:
+            await self.channel.close()  # the exec server ends every agent process, then the container
+        await self._finish_close(self._remove())
+
+    async def _remove(self) -> None:
         try:
             await _guard(_in_thread(self._remove_blocking), API_TIMEOUT + 10, "removing a container")
         finally:
@@ -228,153 +443,24 @@ class DockerSandbox(ShellFileSandbox):
         import docker.errors
 
         try:
-            self.container.remove(force=True)
+            self._client.api.remove_container(self.container_id, force=True)
         except docker.errors.NotFound:
             pass
         except Exception as e:
             raise translate(e) from e
-
-
-class _ExecCall:
-    """One `docker exec` over a raw hijacked connection: stdin is streamed in, stdout and stderr
-    are read frame by frame into capped buffers, all under one deadline."""
-
-    def __init__(
-        self, client: docker.DockerClient, container_id: str, argv: list[str], timeout: float,
-        stdin: bytes | None, cap: int,
-    ) -> None:  # fmt: skip
-        self.client = client
-        self.container_id = container_id
-        self.argv = argv
-        self.timeout = timeout
-        self.stdin = stdin
-        self.cap = cap
-        self._sock: socket.socket | None = None
-
-    def abort(self) -> None:
-        # Unblocks the reading thread when the host side gives up on it.
-        if self._sock is not None:
-            with contextlib.suppress(OSError):
-                self._sock.shutdown(socket.SHUT_RDWR)
-
-    def run(self) -> RawResult:
-        try:
-            return self._run()
-        except SandboxError:
-            raise
-        except Exception as e:
-            raise translate(e) from e
-
-    def _run(self) -> RawResult:
-        api = self.client.api
-        started = time.monotonic()
-        # The in-container `timeout` kills the command's whole process group; KILL cannot be caught.
-        wrapped = ["timeout", "-s", "KILL", f"{self.timeout:.3f}", *self.argv]
-        exec_id = api.exec_create(
-            self.container_id, wrapped, stdin=self.stdin is not None, user=AGENT_USER, workdir=WORKDIR
-        )["Id"]
-        # What `exec_start(socket=True)` does, but keeping the buffered reader: output that arrived
-        # with the HTTP headers sits in its buffer and would be lost reading the bare socket.
-        response = api._post_json(
-            api._url("/exec/{0}/start", exec_id),
-            headers={"Connection": "Upgrade", "Upgrade": "tcp"},
-            data={"Tty": False, "Detach": False},
-            stream=True,
-        )
-        api._raise_for_status(response)
-        reader = response.raw._fp.fp
-        self._sock = reader.raw._sock
-        out, err = Capped(self.cap), Capped(self.cap)
-        deadline = started + self.timeout + HOST_GRACE
-        try:
-            if self.stdin is not None:
-                threading.Thread(target=self._feed, args=(self._sock, self.stdin), daemon=True).start()
-            finished = self._read_frames(reader, deadline, out, err)
         finally:
-            response.close()
-            with contextlib.suppress(OSError):
-                self._sock.close()
-        code = self._exit_code(exec_id)
-        if code is None:
-            if finished:
-                raise SandboxError("docker exec ended without an exit code")
-            raise SandboxError(
-                f"a command outlived its {self.timeout:g}s timeout by {HOST_GRACE:g}s inside the container; "
-                "the Docker engine or the container is not responding"
-            )
-        seconds = time.monotonic() - started
-        # 137 is SIGKILL: ours when the timeout has passed; otherwise the OOM killer or the agent's own.
-        timed_out = code == 137 and seconds >= self.timeout
-        return RawResult(exit_code=code, stdout=out, stderr=err, timed_out=timed_out, seconds=seconds)
+            _cleanup_record(self.record)
 
-    @staticmethod
-    def _feed(sock: socket.socket, data: bytes) -> None:
-        # Half-closing the connection closes the command's stdin.
-        with contextlib.suppress(OSError):
-            sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
 
-    def _read_frames(self, reader: Any, deadline: float, out: Capped, err: Capped) -> bool:
-        """Read the multiplexed stream to its end; False if the deadline came first (output still
-        held open, e.g. by a background process the command left)."""
-        assert self._sock is not None
-        try:
-            while True:
-                header = self._read_exactly(reader, 8, deadline)
-                if len(header) < 8:
-                    return True
-                stream, size = struct.unpack(">BxxxL", header)
-                sink = err if stream == 2 else out
-                while size > 0:
-                    chunk = self._read_exactly(reader, min(size, 65536), deadline)
-                    if not chunk:
-                        return True
-                    sink.add(chunk)
-                    size -= len(chunk)
-        except (TimeoutError, OSError):
-            return False
-
-    def _read_exactly(self, reader: Any, n: int, deadline: float) -> bytes:
-        assert self._sock is not None
-        data = b""
-        while len(data) < n:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            self._sock.settimeout(remaining)
-            chunk = reader.read1(n - len(data))
-            if not chunk:
-                break
-            data += chunk
-        return data
-
-    def _exit_code(self, exec_id: str) -> int | None:
-        # Right after the stream ends the daemon may still report the exec as running.
-        for _ in range(100):
-            info = self.client.api.exec_inspect(exec_id)
-            if not info.get("Running") and info.get("ExitCode") is not None:
-                return int(info["ExitCode"])
-            time.sleep(0.02)
-        return None
+def _cleanup_record(record: records.Record) -> None:
+    if record.data.get("mount"):
+        disk.unmount(record.directory)
+    records.remove_tree(record.directory)
 
 
 def remove_leftovers(run_id: str | None = None) -> int:
-    """Remove the containers the arena started (label arena.managed=1), only one run's if
-    `run_id` is given. Returns how many were removed. Used by `arena gc`."""
-    import docker.errors
+    """Remove what dead arena processes left (only one run's if `run_id` is given); returns how
+    many containers went. Kept for `arena gc`; `arena.sandbox.gc.collect` does it all."""
+    from arena.sandbox.gc import collect
 
-    client = connect()
-    try:
-        filters = [f"{MANAGED_LABEL}=1"] + ([f"arena.run={run_id}"] if run_id else [])
-        removed = 0
-        for container in client.containers.list(all=True, filters={"label": filters}):
-            try:
-                container.remove(force=True)
-                removed += 1
-            except docker.errors.NotFound:
-                pass  # gone meanwhile
-        return removed
-    except Exception as e:
-        raise translate(e) from e
-    finally:
-        client.close()
+    return collect(run_id)["containers"]

@@ -4,7 +4,6 @@ bomb, a memory hog or an output flood."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import socket
@@ -12,59 +11,12 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from arena.images import PYTHON_IMAGE
 from arena.protocols import Sandbox
-from arena.sandbox import SandboxConfig, SandboxKind, open_sandbox
-
-RUN_ID = f"pytest-{uuid.uuid4().hex[:8]}"
-KINDS: list[SandboxKind] = ["bwrap", "docker"]
-Opener = Callable[..., Awaitable[Sandbox]]
-
-
-@pytest.fixture(params=KINDS)
-async def open_kind(request: pytest.FixtureRequest) -> AsyncIterator[Opener]:
-    """Opens sandboxes of the parametrized kind (with config overrides) and closes them after."""
-    kind: SandboxKind = request.param
-    request.getfixturevalue("need_bwrap" if kind == "bwrap" else "docker_images")
-    opened: list[Sandbox] = []
-
-    async def opener(**overrides: Any) -> Sandbox:
-        settings: dict[str, Any] = {"memory_mb": 256, "pids": 128, "cpu_seconds": 120, "file_size_mb": 64}
-        config = SandboxConfig(kind=kind, **{**settings, **overrides})
-        labels = {"arena.run": RUN_ID, "arena.episode": f"{request.node.name}-{len(opened)}"}
-        sandbox = await open_sandbox(config, image=PYTHON_IMAGE, labels=labels)
-        opened.append(sandbox)
-        return sandbox
-
-    yield opener
-    for sandbox in opened:
-        await sandbox.close()
-
-
-@pytest.fixture
-async def sandbox(open_kind: Opener) -> Sandbox:
-    return await open_kind()
-
-
-def host_pids(needle: str) -> list[int]:
-    """Host processes whose command line contains `needle` (what `pgrep -f` does, minus itself)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        if needle.encode() in cmdline:
-            found.append(int(entry))
-    return found
+from tests.sandbox.kit import Opener, gone
 
 
 async def test_echo_exit_codes_and_stdin(sandbox: Sandbox) -> None:
@@ -166,11 +118,7 @@ async def test_timeout_kills_the_whole_tree(sandbox: Sandbox) -> None:
     r = await sandbox.exec(f"sleep {marker} & sleep {marker} & (sleep {marker}); wait", timeout=2)
     assert r.timed_out and r.exit_code != 0
     assert time.monotonic() - started < 8
-    for _ in range(50):  # the kernel reaps the killed tree asynchronously
-        if not host_pids(f"sleep {marker}"):
-            break
-        await asyncio.sleep(0.1)
-    assert host_pids(f"sleep {marker}") == []
+    assert await gone(f"sleep {marker}")
     r = await sandbox.exec("ps -eo args", timeout=20)
     assert f"sleep {marker}" not in r.stdout
 
@@ -182,11 +130,7 @@ async def test_fork_bomb_is_contained(open_kind: Opener) -> None:
     r = await sandbox.exec(f"{bomb}() {{ {bomb} | {bomb} & }}; {bomb}; sleep 60", timeout=5)
     assert r.timed_out or r.exit_code != 0
     assert time.monotonic() - started < 20
-    for _ in range(100):
-        if not host_pids(bomb):
-            break
-        await asyncio.sleep(0.1)
-    assert host_pids(bomb) == []
+    assert await gone(bomb)
     assert subprocess.run(["true"], timeout=10).returncode == 0  # the host can still fork
     r = await sandbox.exec("echo still here", timeout=20)
     assert r.stdout == "still here\n"

@@ -4,20 +4,22 @@ daemon-hang guard and error translation; bwrap's per-sandbox host uids and its s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
-import arena.sandbox.bwrap as bwrap_module
 import arena.sandbox.docker as docker_module
 from arena.errors import SandboxError
 from arena.images import BASE_IMAGE
-from arena.sandbox import SandboxConfig
+from arena.sandbox import SandboxConfig, jail, records
 from arena.sandbox.bwrap import BwrapSandbox
-from arena.sandbox.docker import DockerSandbox, connect, remove_leftovers
+from arena.sandbox.docker import CAPS, MANAGED_LABEL, OWNER_LABEL, DockerSandbox, connect
+from arena.sandbox.gc import collect
 
 CONFIG = SandboxConfig(kind="docker", memory_mb=256, pids=128, cpus=1.0)
 
@@ -32,7 +34,6 @@ async def docker_sandbox(docker_images: None, run_id: str) -> AsyncIterator[Dock
     sandbox = await DockerSandbox.start(CONFIG, image=BASE_IMAGE, labels={"arena.run": run_id, "arena.episode": "ep/1"})
     yield sandbox
     await sandbox.close()
-    remove_leftovers(run_id)
 
 
 # ------------------------------------------------------------------------------------------ docker
@@ -45,49 +46,62 @@ async def test_container_labels_name_and_limits(docker_sandbox: DockerSandbox, r
     finally:
         client.close()
     labels = attrs["Config"]["Labels"]
-    assert labels["arena.managed"] == "1"
+    assert labels["arena.managed"] == "1" and labels["arena.owner"] == records.owner()
     assert labels["arena.run"] == run_id and labels["arena.episode"] == "ep/1"
     assert docker_sandbox.name.startswith("arena-ep-1-")
     host = attrs["HostConfig"]
     assert host["NetworkMode"] == "none"
     assert host["Memory"] == host["MemorySwap"] == 256 * 1024 * 1024
     assert host["PidsLimit"] == 128 and host["NanoCpus"] == 10**9
-    assert host["CapDrop"] == ["ALL"] and "no-new-privileges" in host["SecurityOpt"]
-    assert host["Init"] is True and attrs["Config"]["User"] == "1001:1001"
+    assert host["CapDrop"] == ["ALL"] and sorted(host["CapAdd"]) == sorted(CAPS)
+    assert "no-new-privileges" in host["SecurityOpt"]
+    assert host["ReadonlyRootfs"] is True and host["LogConfig"]["Type"] == "none"
+    assert host["ShmSize"] == CONFIG.shm_mb * 1024 * 1024
+    # The exec server is the container's root; agent commands run as uid 1000 with no capabilities.
+    assert host["Init"] is True and attrs["Config"]["User"] == "0:0"
+    r = await docker_sandbox.exec("id -u; grep CapEff /proc/self/status", timeout=20)
+    assert r.stdout.split() == ["1000", "CapEff:", "0000000000000000"]
 
 
 async def test_agent_cannot_kill_the_container(docker_sandbox: DockerSandbox) -> None:
-    await docker_sandbox.exec("kill -9 -1", timeout=20)
+    await docker_sandbox.exec("kill -9 -1; pkill -9 python3", timeout=20)
     r = await docker_sandbox.exec("echo alive; ps -o user= -p 1", timeout=20)
-    assert r.stdout.split() == ["alive", "keeper"]
+    assert r.stdout.split() == ["alive", "root"]
 
 
 async def test_close_removes_the_container(docker_images: None, run_id: str) -> None:
     sandbox = await DockerSandbox.start(CONFIG, image=BASE_IMAGE, labels={"arena.run": run_id})
     await sandbox.close()
     await sandbox.close()  # twice is fine
-    assert remove_leftovers(run_id) == 0
+    client = connect()
+    try:
+        assert client.containers.list(all=True, filters={"label": [f"arena.run={run_id}"]}) == []
+    finally:
+        client.close()
+    assert not sandbox.record.directory.exists()
     with pytest.raises(SandboxError, match="closed"):
         await sandbox.exec("true", timeout=5)
 
 
-async def test_remove_leftovers_takes_one_run(docker_images: None) -> None:
+async def test_gc_takes_dead_owners_of_one_run_and_never_a_live_one(docker_images: None) -> None:
     mine, other = f"pytest-{uuid.uuid4().hex[:8]}", f"pytest-{uuid.uuid4().hex[:8]}"
-    boxes = await asyncio.gather(
-        *(DockerSandbox.start(CONFIG, image=BASE_IMAGE, labels={"arena.run": run}) for run in (mine, mine, other))
-    )
-    assert len({box.name for box in boxes}) == 3
+    live = await DockerSandbox.start(CONFIG, image=BASE_IMAGE, labels={"arena.run": mine})
+    client = connect()
+    dead_owner = f"{socket.gethostname()}/a-previous-boot/1/1"  # an arena process that is gone
+    labels = [{MANAGED_LABEL: "1", OWNER_LABEL: dead_owner, "arena.run": run} for run in (mine, mine, other)]
+    made = [client.containers.create(BASE_IMAGE, ["true"], labels=label) for label in labels]
     try:
-        assert remove_leftovers(mine) == 2
-        assert remove_leftovers(mine) == 0
-        r = await boxes[2].exec("echo untouched", timeout=20)
+        assert collect(mine)["containers"] == 2
+        assert collect(mine)["containers"] == 0
+        r = await live.exec("echo untouched", timeout=20)  # a live process's sandbox of the same run
         assert r.stdout == "untouched\n"
-        with pytest.raises(SandboxError):
-            await boxes[0].exec("true", timeout=20)
+        assert collect(other)["containers"] == 1
     finally:
-        assert remove_leftovers(other) == 1
-        for box in boxes:
-            await box.close()
+        for container in made:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+        client.close()
+        await live.close()
 
 
 async def test_concurrent_commands_do_not_queue(docker_sandbox: DockerSandbox) -> None:
@@ -123,7 +137,7 @@ async def test_hung_container_becomes_sandbox_error(
             await running
         assert time.monotonic() - started < 10
         with pytest.raises(SandboxError, match="paused"):
-            await docker_sandbox.exec("true", timeout=5)
+            await docker_sandbox.exec("true", timeout=1)
     finally:
         docker_sandbox.container.unpause()
 
@@ -138,7 +152,7 @@ async def test_bwrap_sandboxes_get_their_own_host_uid(need_bwrap: None) -> None:
             uids = {box.host_uid for box in boxes}
             assert len(uids) == 3 and all(uid is not None and uid >= 200_000 for uid in uids)
             await boxes[0].write_file("owned", b"x")
-            assert (boxes[0].root / "work" / "owned").stat().st_uid == boxes[0].host_uid
+            assert (boxes[0].fs / "work" / "owned").stat().st_uid == boxes[0].host_uid
         else:
             assert all(box.host_uid is None for box in boxes)
     finally:
@@ -149,7 +163,7 @@ async def test_bwrap_sandboxes_get_their_own_host_uid(need_bwrap: None) -> None:
 
 
 async def test_bwrap_start_failure_is_sandbox_error(need_bwrap: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bwrap_module, "_system_binds", lambda: ["--ro-bind", "/nonexistent-usr", "/usr"])
+    monkeypatch.setattr(jail, "system_options", lambda: ["--ro-bind", "/nonexistent-usr", "/usr"])
     with pytest.raises(SandboxError, match="bwrap could not start"):
         await BwrapSandbox.start(SandboxConfig(), image="", labels={})
     monkeypatch.setenv("PATH", "/nonexistent")

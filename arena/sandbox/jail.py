@@ -1,0 +1,202 @@
+"""Starting bubblewrap jails so that nothing of the arena shows inside them.
+
+- bwrap gets its options through `--args FD` and a clean environment: the jail's PID 1 is bwrap
+  itself, and its /proc/1/cmdline and /proc/1/environ are readable from inside.
+- Files made for the jail (passwd, group, hosts) come in through `--ro-bind-data`, not as bind
+  mounts of host files, whose host paths /proc/self/mountinfo would show.
+- Of the host's /etc only an allow-list of what programs need is bound; the arena's own code is
+  masked wherever it lies under a bound path.
+- As root, the jail runs as an unprivileged host uid of its own (`setpriv`) and joins its
+  cgroups before bwrap starts, so every process in it is counted from the first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import glob
+import importlib.util
+import json
+import os
+import shutil
+import signal
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from arena.errors import SandboxError
+
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+MERGED_USR = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
+# What programs read from /etc: the dynamic linker, alternatives (awk, editor, ...), name service
+# switch, time zone, TLS roots, shells' and Python's system config, MIME and magic databases.
+ETC_ALLOW = (
+    "alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "nsswitch.conf", "localtime",
+    "timezone", "ssl", "ca-certificates", "ca-certificates.conf", "pki", "crypto-policies",
+    "python3*", "bash.bashrc", "profile", "inputrc", "magic", "magic.mime", "mime.types", "mailcap",
+    "protocols", "services", "gai.conf", "host.conf", "debian_version", "os-release", "lsb-release",
+    "terminfo", "shells", "perl", "gitconfig", "xml",
+)  # fmt: skip
+ETC_HIDE = ("/etc/ssl/private",)  # inside an allowed directory, but not for anyone's eyes
+JOIN_CGROUPS = 'unset PWD OLDPWD; while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift; exec "$@"'
+CGROUP_JOIN_FAILED = 125
+INFO_TIMEOUT = 30.0
+
+
+def tools_missing(root_needs: bool) -> list[str]:
+    needed = ["bwrap"] + (["setpriv"] if root_needs else [])
+    return [tool for tool in needed if shutil.which(tool) is None]
+
+
+def system_options() -> list[str]:
+    """The host's /usr read-only (keeping merged-/usr symlinks as symlinks) and the /etc allow-list."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in MERGED_USR:
+        if os.path.islink(name):
+            args += ["--symlink", os.readlink(name), name]
+        elif os.path.isdir(name):
+            args += ["--ro-bind", name, name]
+    args += ["--dir", "/etc"]
+    for pattern in ETC_ALLOW:
+        for path in sorted(glob.glob(f"/etc/{pattern}")):
+            if os.path.islink(path):
+                args += ["--symlink", os.readlink(path), path]
+            else:
+                args += ["--ro-bind", path, path]
+    for path in ETC_HIDE:
+        if os.path.isdir(path):
+            args += ["--tmpfs", path]
+    return args
+
+
+def arena_code_dirs() -> list[str]:
+    """Where the arena's own code lives: its packages, and the checkout they came from."""
+    dirs: set[str] = set()
+    for name in ("arena", "arena.environments", "arena.agents"):
+        with contextlib.suppress(ImportError, ValueError):
+            spec = importlib.util.find_spec(name)
+            if spec is not None and spec.submodule_search_locations:
+                dirs |= {os.path.realpath(p) for p in spec.submodule_search_locations}
+    checkouts = {os.path.dirname(d) for d in dirs if os.path.exists(os.path.join(os.path.dirname(d), "pyproject.toml"))}
+    return sorted(dirs | checkouts)
+
+
+def mask_options(bound: Iterable[str], keep: Sequence[str] = ()) -> list[str]:
+    """Empty tmpfs over the arena's code wherever it lies under a bound path (an install under
+    /usr/local, a checkout under a readable path), except paths in `keep`."""
+    args = []
+    roots = [os.path.realpath(p) for p in bound]
+    for code in arena_code_dirs():
+        under = any(code == r or code.startswith(r.rstrip("/") + "/") for r in roots)
+        kept = any(k == code or k.startswith(code + "/") for k in keep)
+        if under and not kept:
+            args += ["--tmpfs", code]
+    return args
+
+
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, 0)  # no MFD_CLOEXEC: the child inherits it through pass_fds
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+@dataclass
+class Jail:
+    """A running bwrap: `process` is bwrap on the host, `init_pid` the jail's PID 1 (host pid)."""
+
+    process: asyncio.subprocess.Process
+    info: asyncio.Future[dict]
+
+    @property
+    def init_pid(self) -> int | None:
+        if self.info.done() and not self.info.cancelled() and self.info.exception() is None:
+            pid = self.info.result().get("child-pid")
+            return int(pid) if pid else None
+        return None
+
+    def kill(self) -> None:
+        """End every process in the jail: PID 1 of a PID namespace takes all the others with it."""
+        for pid in (self.init_pid, self.process.pid):
+            if pid:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+
+    async def wait(self, timeout: float = 10.0) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.process.wait(), timeout)
+        self.info.cancel()
+
+
+async def spawn(
+    options: list[str],
+    command: list[str],
+    *,
+    files: dict[str, bytes] | None = None,
+    uid: int | None = None,
+    cgroup_procs: Sequence[Path] = (),
+    stdin: int = asyncio.subprocess.PIPE,
+    stdout: int = asyncio.subprocess.PIPE,
+    stderr: int = asyncio.subprocess.PIPE,
+    pass_fds: Sequence[int] = (),
+) -> Jail:
+    """Start `bwrap OPTIONS -- COMMAND` with the options, and `files` (jail path -> content),
+    passed through file descriptors; as host uid `uid` if given; inside `cgroup_procs`."""
+    fds: list[int] = []
+    info_r, info_w = os.pipe()
+    try:
+        data_args: list[str] = []
+        for dest, content in (files or {}).items():
+            fd = _memfd("arena-file", content)
+            fds.append(fd)
+            data_args += ["--perms", "0644", "--ro-bind-data", str(fd), dest]
+        # The files go after every other mount (a tmpfs mounted later would hide them), but before
+        # `--remount-ro /`, after which nothing can be made.
+        at = next((i for i in range(len(options) - 1) if options[i : i + 2] == ["--remount-ro", "/"]), len(options))
+        all_options = [*options[:at], *data_args, *options[at:], "--info-fd", str(info_w)]
+        args_fd = _memfd("arena-args", b"".join(a.encode() + b"\0" for a in all_options))
+        fds.append(args_fd)
+        argv = [shutil.which("bwrap") or "bwrap", "--args", str(args_fd), "--", *command]
+        if uid is not None:
+            setpriv = shutil.which("setpriv") or "setpriv"
+            argv = [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all", *argv]
+        if cgroup_procs:
+            argv = ["/bin/sh", "-c", JOIN_CGROUPS, "sh", *map(str, cgroup_procs), "--", *argv]
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                env={"PATH": SYSTEM_PATH},  # bwrap is the jail's PID 1: its environment shows inside
+                pass_fds=(*fds, info_w, *pass_fds),
+                cwd="/",
+                start_new_session=True,  # Ctrl-C reaches the arena, which closes its sandboxes itself
+            )
+        except OSError as e:
+            raise SandboxError(f"cannot run bwrap: {e}; install bubblewrap (`apt-get install bubblewrap`)") from e
+    finally:
+        for fd in (*fds, info_w):
+            os.close(fd)
+    loop = asyncio.get_running_loop()
+    info: asyncio.Future[dict] = loop.create_future()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(info_r, "rb", buffering=0)
+    )
+
+    async def read_info() -> None:
+        try:
+            raw = await asyncio.wait_for(reader.read(), INFO_TIMEOUT)
+            if not info.done():
+                info.set_result(json.loads(raw) if raw.strip() else {})
+        except Exception as e:
+            if not info.done():
+                info.set_exception(e)
+                info.exception()
+        finally:
+            transport.close()
+
+    task = asyncio.ensure_future(read_info())
+    info.add_done_callback(lambda _: task.cancel() if not task.done() else None)
+    return Jail(process, info)

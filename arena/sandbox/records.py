@@ -1,0 +1,149 @@
+"""Where sandboxes keep their host-side state, and who owns it.
+
+Every bwrap or Docker sandbox has a directory under `state_root()` with a `record.json`: the
+arena process that owns it (boot id, pid and start time, so a reused pid is not mistaken for
+the owner), its run and episode labels, and what it made on the host (cgroups, a loop mount,
+a container). `arena.sandbox.gc` reads these to remove what a dead arena process left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import secrets
+import shutil
+import socket
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+RECORD = "record.json"
+
+
+def state_root() -> Path:
+    """`$ARENA_SANDBOX_DIR`, else a directory on disk (not a tmpfs /tmp: disk images live here)."""
+    configured = os.environ.get("ARENA_SANDBOX_DIR")
+    if configured:
+        return Path(configured)
+    base = Path("/var/tmp") if os.access("/var/tmp", os.W_OK) else Path(tempfile.gettempdir())
+    return base / ("arena-sandboxes" if os.geteuid() == 0 else f"arena-sandboxes-{os.geteuid()}")
+
+
+@functools.cache
+def boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot; None if there is no such process
+    (or only its zombie)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return fields[19].decode()
+
+
+def owner() -> str:
+    """This process, as `host/boot/pid/start`: unique across reboots and pid reuse."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}/{boot_id()}/{pid}/{start_time(pid)}"
+
+
+def owner_alive(token: str) -> bool | None:
+    """True if the owning process lives, False if it is gone, None if it ran on another host
+    (then nobody here can tell, and its things are left alone)."""
+    try:
+        host, boot, pid, started = token.split("/")
+    except ValueError:
+        return False  # written by an older arena: nobody owns it any more
+    if host != socket.gethostname():
+        return None
+    if boot != boot_id():
+        return False
+    return start_time(int(pid)) == started
+
+
+@dataclass
+class Record:
+    """One sandbox's host-side directory and what is written about it."""
+
+    directory: Path
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.directory.name
+
+    def save(self) -> None:
+        partial = self.directory / f".{RECORD}.tmp"
+        partial.write_text(json.dumps(self.data, indent=1))
+        partial.rename(self.directory / RECORD)
+
+    def update(self, **values: Any) -> None:
+        self.data.update(values)
+        self.save()
+
+
+def new_record(kind: str, labels: dict[str, str]) -> Record:
+    from arena.sandbox.gc import ensure_watchdog
+
+    ensure_watchdog()
+    root = state_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        root.chmod(0o711)  # a jail's own host uid must reach its bind sources, and list nothing
+    directory = root / f"{kind}-{os.getpid()}-{secrets.token_hex(6)}"
+    directory.mkdir(mode=0o711)
+    record = Record(directory, {"kind": kind, "owner": owner(), "labels": dict(labels)})
+    record.save()
+    return record
+
+
+def all_records() -> list[Record]:
+    root = state_root()
+    found = []
+    with contextlib.suppress(OSError):
+        for directory in sorted(root.iterdir()):
+            if not directory.is_dir() or directory.name == "templates":
+                continue
+            try:
+                data = json.loads((directory / RECORD).read_text())
+            except (OSError, ValueError):
+                data = {}  # died before its record was written
+            found.append(Record(directory, data))
+    return found
+
+
+def templates_dir() -> Path:
+    return state_root() / "templates"
+
+
+def remove_tree(root: Path) -> None:
+    """Remove a directory tree the agent may have made hard to remove (read-only directories)."""
+
+    def make_writable(func: object, path: str, exc: object) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(path), stat.S_IRWXU)
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, stat.S_IRWXU)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+
+    if not root.exists():
+        return
+    try:
+        shutil.rmtree(root, onexc=make_writable)  # type: ignore[call-arg]
+    except TypeError:  # Python < 3.12
+        shutil.rmtree(root, onerror=make_writable)
