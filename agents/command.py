@@ -26,7 +26,15 @@ over: exit then (the process is killed shortly after anyway).
 
 The episode ends as `fail` (the reason recorded) when the program exits, writes a line that is
 not a valid action, or does not answer within `timeout` seconds (default 60) of an observation;
-the run goes on. The environment is inherited, so the program can read its own API keys.
+the run goes on.
+
+The program is the agent under test, so by default it runs in a jail of its own
+(`arena.sandbox.agent_jail`): the system's /usr, the files its command line names and the paths
+in `readable`, read-only; a private HOME and /tmp; no network unless `network = true` (then the
+host's, for its model endpoint); only the environment variables named in `pass_env` (its API keys)
+and set in `env`. It cannot see the arena's store, code or grading material, and every process it
+starts ends with the episode. `trust = true` runs it on the host instead, with the arena's
+environment, as the user's own trusted code.
 """
 
 from __future__ import annotations
@@ -57,8 +65,12 @@ class CommandOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     timeout: float = Field(60.0, gt=0)  # seconds to answer one observation
-    cwd: str | None = None  # working directory of the program (default: where the run starts)
+    cwd: str | None = None  # where relative paths of the command line are found (default: where the run starts)
     env: dict[str, str] = Field(default_factory=dict)  # extra environment; only the names are stored
+    pass_env: list[str] = Field(default_factory=list)  # host variables the program gets (its API keys)
+    readable: list[str] = Field(default_factory=list)  # more paths it may read (its code, its data)
+    network: bool = False  # jailed programs get no network unless this is set
+    trust: bool = False  # run on the host with the arena's environment: no jail at all
 
 
 class CommandFactory:
@@ -84,6 +96,10 @@ class CommandFactory:
             "timeout": self.options.timeout,
             "cwd": self.options.cwd,
             "env_names": sorted(self.options.env),  # values may be secrets
+            "pass_env": sorted(self.options.pass_env),
+            "readable": self.options.readable,
+            "network": self.options.network,
+            "trust": self.options.trust,
         }
 
     def __call__(self, key: EpisodeKey) -> CommandAgent:
@@ -100,27 +116,56 @@ class CommandAgent:
     def __init__(self, argv: list[str], options: CommandOptions) -> None:
         self.argv = argv
         self.options = options
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: Any = None  # an asyncio process, or a jailed one
         self.stderr: deque[str] = deque(maxlen=STDERR_KEEP_LINES)
         self._stderr_task: asyncio.Task[None] | None = None
 
     async def reset(self, view: TaskView) -> None:
         await self.close()
         try:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=self.options.cwd,
-                env={**os.environ, **self.options.env} if self.options.env else None,
-                limit=LINE_LIMIT,
-                start_new_session=True,  # its own process group: close() kills its children too
-            )
+            self.proc = await (self._start_trusted() if self.options.trust else self._start_jailed())
         except OSError as e:
             raise AgentError(f"cannot start {shlex.join(self.argv)}: {e}") from None
         self._stderr_task = asyncio.create_task(self._drain_stderr())
         await self._send({"type": "reset", "task": view.model_dump(mode="json")})
+
+    async def _start_trusted(self) -> Any:
+        return await asyncio.create_subprocess_exec(
+            *self.argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=self.options.cwd,
+            env={**os.environ, **self.options.env} if self.options.env else None,
+            limit=LINE_LIMIT,
+            start_new_session=True,  # its own process group: close() kills its children too
+        )
+
+    async def _start_jailed(self) -> Any:
+        from arena.errors import SandboxError
+        from arena.sandbox.agent_jail import start_jailed
+
+        base = Path(self.options.cwd or os.getcwd())
+        argv, named = [], []
+        for arg in self.argv:  # files the command line names are the program's own: readable, by absolute path
+            path = base / arg
+            if not arg.startswith("-") and ("/" in arg or arg.endswith((".py", ".json", ".toml"))) and path.exists():
+                argv.append(str(path.resolve()))
+                named.append(str(path.resolve()))
+            else:
+                argv.append(arg)
+        env = {"LANG": "C.UTF-8", **{k: os.environ[k] for k in self.options.pass_env if k in os.environ},
+               **self.options.env}
+        try:
+            process = await start_jailed(argv, cwd=None, env=env, network=self.options.network,
+                                         readable=[*named, *(str(base / p) for p in self.options.readable)])
+        except SandboxError as e:
+            raise AgentError(f"cannot start {shlex.join(self.argv)} in its jail: {e}") from None
+        # asyncio's default line limit is 64 KiB; a protocol line may be longer.
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream._limit = LINE_LIMIT  # type: ignore[attr-defined]
+        return process
 
     async def act(self, obs: Observation) -> Action:
         await self._send({"type": "observation", "observation": obs.model_dump(mode="json")})
@@ -129,7 +174,13 @@ class CommandAgent:
 
     async def close(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is not None:
+        if proc is not None and hasattr(proc, "kill_all"):  # jailed: ending the jail ends everything in it
+            if proc.stdin is not None and not proc.stdin.is_closing():
+                proc.stdin.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), EXIT_GRACE)
+            await proc.kill_all()
+        elif proc is not None:
             if proc.stdin is not None and not proc.stdin.is_closing():
                 proc.stdin.close()
             try:
@@ -214,6 +265,9 @@ class CommandAgent:
 
     async def _kill(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
+            if hasattr(self.proc, "kill_all"):
+                self.proc.kill()
+                return
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
 

@@ -207,8 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list stored runs")
     runs.add_argument("--db", default=None, help=f"SQLite file (default {DEFAULT_DB})")
 
-    gc = sub.add_parser("gc", help="remove leftover sandbox containers")
-    gc.add_argument("--run-id", help="only this run's containers")
+    gc = sub.add_parser(
+        "gc", help="remove what dead arena processes left: containers, jails, mounts, cgroups, directories",
+        description="Never touches the sandboxes of a run that is still going.",
+    )
+    gc.add_argument("--run-id", help="only this run's leftovers")
 
     img = sub.add_parser("images", help="build the Docker sandbox images (no registry needed)")
     img.add_argument("names", nargs="*", help="images to build (default: all)")
@@ -415,6 +418,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                               "wait for it to finish or stop it, then resume")
         if args.retry_errors:
             console.print(f"{store.retry_errors(run_id)} error episode(s) will run again", markup=False)
+        if config.sandbox.kind != "process":
+            from arena.sandbox.gc import collect
+
+            collect(run_id)  # what a killed process of this run left behind
     else:
         if args.retry_errors:
             raise ConfigError("--retry-errors goes with --resume --run-id RUN")
@@ -699,10 +706,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from arena.sandbox.docker import remove_leftovers
+    from arena.sandbox.gc import collect
 
-    n = remove_leftovers(args.run_id)
-    out.print(f"removed {n} leftover container(s)")
+    counts = collect(args.run_id)
+    removed = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "nothing"
+    out.print(f"removed {removed} left by arena processes that are gone", markup=False, highlight=False)
     return 0
 
 

@@ -8,8 +8,10 @@ from arena.config import RunConfig, generate
 from arena.errors import ContextOverflow, InfraError
 from arena.integrity import TamperEvident, fingerprint, packages_of
 from arena.levels import build_episode
+from arena.levels.worker import JobFamily
 from arena.protocols import Family
 from arena.registry import AgentFactory, load_family
+from arena.sandbox.pool import SandboxPool
 from arena.types import EpisodeKey, EpisodeResult
 from arena.wrappers import Recorder, StepSink
 
@@ -22,7 +24,8 @@ class LocalExecutor:
         self.config = config
         self.run_id = run_id
         self.factories = factories
-        self.sandboxes = sandboxes or OneOff(config.sandbox)
+        self.sandboxes = sandboxes
+        self._pool: SandboxPool | None = None
         self.families: dict[str, Family] = {name: load_family(name) for name in config.families}
         self.jobs: dict[str, Family] = {}
         # User classes run in the arena's process: make any change they make to its code visible.
@@ -35,17 +38,32 @@ class LocalExecutor:
         if key.level != "worker":
             return self.families[key.family]
         if key.family not in self.jobs:
-            from arena.levels.worker import JobFamily
-
             self.jobs[key.family] = JobFamily(key.family, self.config.families, salt=self.config.salt)
         return self.jobs[key.family]
 
+    async def _source(self) -> SandboxSource:
+        """Warm sandboxes for the run (a pool sized from its concurrency), started on first use."""
+        if self.sandboxes is None:
+            if self.config.sandbox.kind == "process" or self.config.concurrency < 1:
+                self.sandboxes = OneOff(self.config.sandbox)
+            else:
+                images = sorted({f.image for f in self.families.values() if f.image})
+                if "worker" in self.config.levels and any(f.image for f in self.families.values()):
+                    images = sorted({*images, *(JobFamily(n, self.config.families).image or "" for n in
+                                                self.config.families)} - {""})
+                self._pool = SandboxPool(self.config.sandbox, size=self.config.concurrency,
+                                         labels={"arena.run": self.run_id}, images=images)
+                await self._pool.__aenter__()
+                self.sandboxes = self._pool
+        return self.sandboxes
+
     async def attempt(self, key: EpisodeKey, attempt: int, record: StepSink) -> EpisodeResult:
+        sandboxes = await self._source()
         family = self.family_for(key)
         task = generate(family, key.seed, key.split, self.config.salt)
         labels = {"arena.run": self.run_id, "arena.episode": key.id, "arena.attempt": str(attempt)}
         try:
-            async with episode_sandbox(family, self.sandboxes, labels) as sandbox:
+            async with episode_sandbox(family, sandboxes, labels) as sandbox:
                 env = build_episode(
                     family, task, sandbox, level=key.level, limits=self.config.limits.apply(task.limits),
                     paraphrase=key.paraphrase, faults=self.config.faults.at(key.faults),
@@ -63,4 +81,6 @@ class LocalExecutor:
             return infra_result(task, str(e))
 
     async def aclose(self) -> None:
-        return None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.__aexit__(None, None, None)

@@ -27,7 +27,9 @@ from arena.protocols import Sandbox, State
 from arena.types import Effect, Task, ToolCall, ToolResult, ToolSpec
 
 MAX_OUTPUT_BYTES = 16 * 1024
-TIMEOUT_GRACE = 5.0  # a tool gets this long past its timeout to return before it is abandoned
+# A tool gets this long past its timeout before it is abandoned: longer than the sandboxes' own
+# bound on a hung daemon (Docker: timeout + 13 s), so their clearer error comes first.
+TIMEOUT_GRACE = 15.0
 
 
 @dataclass

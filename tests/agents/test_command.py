@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -53,7 +52,9 @@ for line in sys.stdin:
 
 
 def command(*argv: str | Path) -> str:
-    return "command:" + shlex.join([sys.executable, *map(str, argv)])
+    """A jailed program runs the system's python3 (the test's own interpreter may live where the jail
+    cannot see it)."""
+    return "command:" + shlex.join(["python3", *map(str, argv)])
 
 
 def write_programs(folder: Path) -> dict[str, Path]:
@@ -80,9 +81,11 @@ async def test_example_agent_passes_and_broken_programs_fail_with_the_reason(
         "invalid": command(programs["invalid"]),
         "usage": command(programs["usage"]),
     }
+    options = {spec: {"timeout": 1.0} for spec in specs.values()}
+    # The hung program writes its host pid where the test can read it: trusted, it runs on the host.
+    options[specs["hang"]] = {"timeout": 1.0, "trust": True}
     store, run_id = await run_agents(
-        [f"{name}={spec}" for name, spec in specs.items()], concurrency=6,
-        options={spec: {"timeout": 1.0} for spec in specs.values()},
+        [f"{name}={spec}" for name, spec in specs.items()], concurrency=6, options=options,
     )
     assert store.get_run(run_id).status == "finished"  # type: ignore[union-attr]
     by_name = {e.key.agent: e for e in store.episodes(run_id)}
@@ -115,5 +118,48 @@ def test_factory_checks_the_program_and_keeps_env_values_out_of_the_config(tmp_p
     with pytest.raises(ConfigError, match="known"):
         agent_factory(command(EXAMPLE), {"timeot": 3})
     factory = agent_factory(command(EXAMPLE, "plan.json"), {"env": {"MY_TOKEN": "secret-value"}, "timeout": 5})
-    assert factory.config["argv"] == [sys.executable, str(EXAMPLE), "plan.json"]
+    assert factory.config["argv"] == ["python3", str(EXAMPLE), "plan.json"]
     assert factory.config["env_names"] == ["MY_TOKEN"] and "secret-value" not in json.dumps(factory.config)
+
+
+SNOOP = """
+import json, os, subprocess, sys
+marker = sys.argv[1]
+subprocess.Popen(["setsid", "sleep", "1000", marker])  # a child that tries to outlive the episode
+seen = {
+    "store": [p for p in os.environ["SNOOP_TARGETS"].split(":") if os.path.exists(p)],
+    "code": [p for p in ("/work/main/arena", os.path.dirname(os.path.dirname(os.__file__)) + "/arena")
+             if os.path.exists(p) and os.listdir(p)],
+    "secret": os.environ.get("ARENA_TEST_SECRET"),
+    "key": os.environ.get("MY_MODEL_KEY"),
+}
+for line in sys.stdin:
+    if json.loads(line)["type"] == "observation":
+        print(json.dumps({"submit": json.dumps(seen)}), flush=True)
+"""
+
+
+async def test_a_jailed_program_sees_nothing_of_the_host_and_leaves_nothing_behind(
+    run_agents: RunAgents, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, need_bwrap: None
+) -> None:
+    import subprocess
+    import time
+    import uuid
+
+    monkeypatch.setenv("ARENA_TEST_SECRET", "planted-secret-value")
+    monkeypatch.setenv("MY_MODEL_KEY", "the-key-it-may-have")
+    program = tmp_path / "snoop.py"
+    program.write_text(SNOOP)
+    marker = f"arena-marker-{uuid.uuid4().hex[:8]}"
+    targets = f"{db_path}:{Path(__file__).resolve().parents[2] / 'arena'}"  # not named on the command line
+    spec = command(program, marker)
+    store, run_id = await run_agents([f"snoop={spec}"], options={
+        spec: {"pass_env": ["MY_MODEL_KEY"], "env": {"SNOOP_TARGETS": targets}}})
+    (episode,) = store.episodes(run_id)
+    (step,) = store.steps(run_id, episode.key)
+    seen = json.loads(step.action.tool_calls[0].arguments["answer"])  # type: ignore[index]
+    assert seen["store"] == [] and seen["code"] == [], seen
+    assert seen["secret"] is None and seen["key"] == "the-key-it-may-have"
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    assert left.stdout.strip() == "", "a child of the agent program outlived its episode"

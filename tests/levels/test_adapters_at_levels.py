@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
-import sys
 from pathlib import Path
 
 import gymnasium
@@ -62,7 +61,7 @@ def test_command_agents_at_every_level(level: str, tmp_path: Path) -> None:
     plan = [c.model_dump(exclude={"id", "subgoal"}) for c in family.solution(family.generate(1, "dev"))
             if c.name != "submit"]
     (tmp_path / "plan.json").write_text(json.dumps(plan))
-    program = shlex.join([sys.executable, str(REPO / "scripts/example_command_agent.py"), str(tmp_path / "plan.json")])
+    program = shlex.join(["python3", str(REPO / "scripts/example_command_agent.py"), str(tmp_path / "plan.json")])
     config = RunConfig(agents=[f"example=command:{program}"], families=["helpdesk"], seeds=[1], levels=[level],
                        faults={"rate": 0.2, "kinds": ["error"]})
     store = run(config)
