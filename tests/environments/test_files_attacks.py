@@ -10,15 +10,12 @@ import shlex
 import pytest
 
 from arena.environments.files import FilesFamily
-from arena.sandbox.bwrap import BwrapSandbox
-from arena.sandbox.docker import DockerSandbox
 from arena.testing.family_check import Replay, replay
 from arena.types import Task, ToolCall
 
 FAMILY = FilesFamily()
 # Until the sandboxes hand graders a privileged view (root, every agent process stopped), a grader
 # runs as the agent and shares Docker with the agent's background processes.
-PLAIN_VIEW = not all(callable(getattr(cls, "grading", None)) for cls in (BwrapSandbox, DockerSandbox))
 
 
 @pytest.fixture(params=["bwrap", "docker"])
@@ -84,10 +81,10 @@ async def test_a_locked_task_folder_fails_the_checks_that_need_it(kind: str) -> 
     t = task("cleanup_old_logs")
     root = shlex.quote(t.params["root"])
     played = await replay(FAMILY, t, oracle_then(t, f"chmod 000 {root}"), sandbox=kind)
-    # A grader reading as the agent finds the kept logs gone (the agent's fail); one reading as root
-    # finds them intact, and the work done.
-    assert played.checks.success is not PLAIN_VIEW, details(played)
-    assert played.passed["recent_logs_kept"] is not PLAIN_VIEW
+    # The grader reads as the sandbox's root: it finds the kept logs intact behind the locked folder,
+    # and the work done (a lock the agent put on its own files hides nothing from grading).
+    assert played.checks.success, details(played)
+    assert played.passed["recent_logs_kept"]
 
 
 async def test_more_files_than_can_be_listed(kind: str) -> None:
@@ -100,16 +97,12 @@ async def test_more_files_than_can_be_listed(kind: str) -> None:
     assert "too many files" in details(played), details(played)
 
 
-@pytest.mark.xfail(PLAIN_VIEW, strict=True, reason="needs the privileged grading view: a grader running as the "
-                   "agent cannot enter a work directory the agent locked, and the sandbox reports that as broken")
 async def test_a_locked_work_directory(kind: str) -> None:
     t = task("build_manifest")
     played = await replay(FAMILY, t, oracle_then(t, "chmod 000 ."), sandbox=kind)
     assert played.checks.success, details(played)  # root reads through the agent's chmod
 
 
-@pytest.mark.xfail(PLAIN_VIEW, strict=True, reason="needs the privileged grading view: until the agent's "
-                   "processes are stopped before grading, they can take every process slot the grader needs")
 async def test_background_processes_filling_the_process_table(docker_images: None) -> None:
     t = task("build_manifest")
     # forks sleepers until the process table is full, then returns (no shell retry loop)

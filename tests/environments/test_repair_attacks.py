@@ -10,7 +10,6 @@ import shlex
 import pytest
 
 from arena.environments.repair import RepairFamily, grading
-from arena.sandbox.docker import DockerSandbox
 from arena.testing.family_check import Replay, replay
 from arena.types import Task, ToolCall
 
@@ -22,7 +21,6 @@ PASSING_REPORT = (
 )
 # Privileged grading (stopped agent processes, a scratch directory the agent cannot see) is being
 # built in the sandboxes; until it lands, graders share Docker with the agent's background processes.
-PLAIN_VIEW = not callable(getattr(DockerSandbox, "grading", None))
 
 
 @pytest.fixture(params=["bwrap", "docker"])
@@ -186,9 +184,6 @@ async def test_an_interrupt_or_an_endless_loop_in_the_package(kind: str, monkeyp
         assert_contained(played)
 
 
-@pytest.mark.xfail(PLAIN_VIEW, reason="needs the privileged grading view: until the Docker sandbox stops the "
-                   "agent's processes and hides scratch, a background process can rewrite the hidden tests",
-                   strict=False)
 async def test_a_background_process_rewriting_the_hidden_tests(docker_images: None) -> None:
     t = task()
     loop = ("nohup bash -c 'while :; do for f in /tmp/*/repair-*/tests/*/*.py; do "
