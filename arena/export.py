@@ -124,7 +124,7 @@ def aggregate_row(group: Group, k: int) -> dict[str, Any]:
         **_rate("job_success", worker.job_success if worker else None),
         **_rate("parts_done", worker.parts_done if worker else None),
         "faults_met": r.faults, **_rate("faults_recovered", r.faults_recovered),
-        "own_errors": r.own_errors, "errors_per_episode": r.errors_per_episode,
+        "own_errors": r.own_errors, "tool_errors_per_episode": r.errors_per_episode,
         **_rate("recovered", r.recovery), **_rate("fixed_next", r.corrected_at_once),
         "blind_repeats": r.blind_repeats, **_rate("blind_repeat", r.blind_repeat),
         **_rate("verified", r.verified), **_rate("stuck", r.looped), "reflects": r.reflects,

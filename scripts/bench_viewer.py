@@ -191,7 +191,8 @@ def main() -> int:
           f"{statistics.median(complete) / b:6.1f}x blank")
     so = statistics.median(small_overview)
     print(f"  100-episode overview, plots      {median_ms(small_overview)}  {so / b:6.1f}x blank")
-    print(f"  {args.episodes:,}-episode overview, plots {median_ms(overview)}  {statistics.median(overview) / b:6.1f}x "
+    big = f"{args.episodes:,}-episode overview, plots"
+    print(f"  {big:<33}{median_ms(overview)}  {statistics.median(overview) / b:6.1f}x "
           f"blank, {statistics.median(overview) / so:4.2f}x the 100-episode overview "
           f"({tables} tables, {marks:,} SVG elements)")
     print(f"  one trajectory page              {median_ms(trajectory)}")
