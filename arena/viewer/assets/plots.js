@@ -272,7 +272,7 @@
           fill: p.dominated ? "#fff" : c, stroke: c, "data-agent": p.agent, "data-level": level, "data-dominated": p.dominated ? "1" : "0" },
           tip(`${p.agent} · ${level}: success ${f.pct(p.success)}, ${fmt(p.cost)} per episode` +
             (p.dominated ? `; dominated by ${p.dominated_by.join(", ")}` : "; on the frontier"))));
-        let ly = py - 6; // above the point: the frontier line runs through it
+        let ly = py - 6 < 10 ? py + 14 : py - 6; // above the point (the frontier runs through it), below at the top
         while (placed.some((q) => Math.abs(q - ly) < 11)) ly += 11; // no label on top of another
         placed.push(ly);
         const text = short(p.agent, 14) + (p.dominated ? " (dominated)" : "");
