@@ -247,17 +247,27 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--full", action="store_true", help="print outputs whole instead of shortened")
     ep.add_argument("--json", action="store_true", help="the episode as data (schema arena.episode/1)")
 
-    exp = sub.add_parser("export", help="write a run's episodes as JSONL (with steps) or CSV (one row each)")
+    exp = sub.add_parser(
+        "export", help="write a run's episodes as JSONL (with steps) or CSV (one row each), or its aggregates as CSV",
+        description="Episodes: one arena.episode/1 record per line (jsonl), or one row of figures per episode "
+        "(csv). With --aggregates: one CSV row per agent x level x family with the figures of `arena report` and "
+        "their 95% intervals.",
+    )
     exp.add_argument("run_id", metavar="RUN", help="run id (see `arena runs`)")
     exp.add_argument("--db", default=None, help=f"SQLite file (default {DEFAULT_DB})")
-    exp.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
-                     help="jsonl: one arena.episode/1 record per line; csv: one row of figures per episode")
+    exp.add_argument("--format", choices=["jsonl", "csv"], default=None,
+                     help="jsonl (the default): one arena.episode/1 record per line; csv: one row of figures per "
+                     "episode")
+    exp.add_argument("--aggregates", action="store_true",
+                     help="the run summary instead: one CSV row per agent x level x family")
+    exp.add_argument("--prices", help="with --aggregates: a price table to price the stored tokens again")
     exp.add_argument("--output", "-o", type=Path, metavar="FILE", help="write to FILE instead of stdout")
 
     view = sub.add_parser("view", help="serve the HTML report on 127.0.0.1, live from the store")
     view.add_argument("run_ids", nargs="*", metavar="RUN", help="runs to show (default: every run, new ones too)")
     view.add_argument("--db", default=None, help=f"SQLite file (default {DEFAULT_DB})")
     view.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0: any free port)")
+    view.add_argument("--prices", help="a price table to price the stored tokens again in the summary")
 
     mcp = sub.add_parser(
         "serve-mcp", help="serve one episode to an MCP client, over stdio or streamable HTTP",
@@ -581,11 +591,12 @@ def _known_run(store: Any, run_id: str) -> str:
 
 
 def report_html(store: Any, folder: Path, run_ids: list[str], options: Any) -> int:
-    from arena.metrics.summary import build_summary
     from arena.viewer import build_site
+    from arena.viewer.comparison import site_figures
 
-    summary = build_summary(store, run_ids[0] if len(run_ids) == 1 else run_ids, options)
-    index = build_site(store, run_ids, folder, summary=summary, console=console)
+    with console.status("computing the run summary and the paired comparison …"):
+        summary, comparison = site_figures(store, run_ids, options)
+    index = build_site(store, run_ids, folder, summary=summary, comparison=comparison, console=console)
     out.print(str(index.resolve()), markup=False, highlight=False, soft_wrap=True)
     return 0
 
@@ -638,11 +649,27 @@ def _quiet_broken_pipe() -> Iterator[None]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from arena.export import write_csv, write_jsonl
+    from arena.export import write_aggregates, write_csv, write_jsonl
 
     store = _read_store(args)
     run_id = _known_run(store, args.run_id)
-    write = write_jsonl if args.format == "jsonl" else write_csv
+    if args.aggregates and args.format == "jsonl":
+        raise ConfigError("--aggregates writes CSV; drop --format jsonl (`arena report --json` gives the "
+                          "aggregates as JSON)")
+    if args.prices and not args.aggregates:
+        raise ConfigError("--prices re-prices the aggregates: add --aggregates (episode exports keep the stored "
+                          "costs)")
+    fmt = "csv" if args.aggregates else args.format or "jsonl"
+    what = "rows of aggregates" if args.aggregates else "episodes"
+    if args.aggregates:
+        from arena.metrics.summary import build_summary
+
+        summary = build_summary(store, run_id, _summary_options(args, store, [run_id]))
+
+        def write(_store: Any, _run_id: str, f: Any) -> int:
+            return write_aggregates(summary, f)
+    else:
+        write = write_jsonl if fmt == "jsonl" else write_csv
     if args.output is None:
         with _quiet_broken_pipe():
             write(store, run_id, sys.stdout)
@@ -655,7 +682,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     except OSError as e:
         partial.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {args.output}: {e.strerror or e}; pick another --output") from None
-    console.print(f"{count} episodes of run {run_id} written to {args.output} ({args.format})", markup=False,
+    console.print(f"{count} {what} of run {run_id} written to {args.output} ({fmt})", markup=False,
                   highlight=False)
     return 0
 
@@ -667,9 +694,10 @@ def cmd_view(args: argparse.Namespace) -> int:
 
     store = _read_store(args)
     runs = [_known_run(store, r) for r in args.run_ids] or None
+    options = _summary_options(args, store, runs or [])
     console.print(f"reading {store.path} …", markup=False, highlight=False)
     try:
-        server = make_server(LiveSite(store, runs), args.port)
+        server = make_server(LiveSite(store, runs, options=options), args.port)
     except OSError as e:
         raise ConfigError(f"cannot serve on 127.0.0.1:{args.port}: {e.strerror or e}; pick another --port") from None
     shown = ", ".join(runs) if runs else "every run"

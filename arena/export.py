@@ -4,6 +4,8 @@
   result and the steps of the episode's last attempt.
 - CSV: one row per episode with its main figures (`episode_figures`); the HTML episode table shows
   the same figures.
+- aggregates CSV: one row per agent x level x family of the run summary (`write_aggregates`), the
+  figures of `arena report` with their intervals.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
+from arena.metrics.groups import CostFigures, Group, Outcomes, ReflectionFigures
+from arena.metrics.reliability import Reliability
+from arena.metrics.stats import Rate
+from arena.metrics.summary import Summary
 from arena.store import Store, StoredEpisode
 from arena.trajectory import episode_record, numbered
 from arena.types import StepRecord
@@ -87,3 +93,60 @@ def write_csv(store: Store, run_id: str, out: IO[str]) -> int:
         writer.writerow({k: csv_cell(v) for k, v in episode_figures(run_id, number, ep, steps).items()})
         count += 1
     return count
+
+
+# ---------------------------------------------------------------------- the aggregates (`--aggregates`)
+
+def _rate(prefix: str, rate: Rate | None) -> dict[str, Any]:
+    rate = rate or Rate()
+    return {prefix: rate.value, f"{prefix}_low": rate.low, f"{prefix}_high": rate.high}
+
+
+def aggregate_row(group: Group, k: int) -> dict[str, Any]:
+    """One agent x level x family of a summary, flat: counts, rates with their 95% interval (`_low`,
+    `_high`), means per episode and totals, as the report shows them."""
+    o, rel, r, c = group.outcomes, group.reliability, group.reflection, group.cost
+    copilot, worker, faults = group.copilot, group.worker, rel.faults
+    return {
+        "agent": group.agent, "level": group.level, "family": group.family,
+        "episodes": o.episodes, "successes": o.successes, "fails": o.fails, "errors": o.errors,
+        "pending": o.pending, "tasks": o.tasks, "few_tasks": group.success.few,
+        **_rate("success", group.success), "mean_score": group.mean_score,
+        "trials": rel.trials, "k": k, **_rate("pass_hat_k", rel.pass_hat_k.get(k)),
+        **_rate("pass_at_k", rel.pass_at_k.get(k)), "consistency": rel.consistency,
+        **_rate("fault_robustness", faults.ratio if faults else None),
+        **_rate("success_with_faults", faults.with_faults if faults else None),
+        **_rate("success_without_faults", faults.without_faults if faults else None),
+        **_rate("self_done", copilot.self_done if copilot else None),
+        "help_per_episode": copilot.interventions_per_episode if copilot else None,
+        "takeovers_per_episode": copilot.takeovers_per_episode if copilot else None,
+        "rejected_per_episode": copilot.rejected_per_episode if copilot else None,
+        **_rate("job_success", worker.job_success if worker else None),
+        **_rate("parts_done", worker.parts_done if worker else None),
+        "faults_met": r.faults, **_rate("faults_recovered", r.faults_recovered),
+        "own_errors": r.own_errors, "tool_errors_per_episode": r.errors_per_episode,
+        **_rate("recovered", r.recovery), **_rate("fixed_next", r.corrected_at_once),
+        "blind_repeats": r.blind_repeats, **_rate("blind_repeat", r.blind_repeat),
+        **_rate("verified", r.verified), **_rate("stuck", r.looped), "reflects": r.reflects,
+        "mean_steps": c.mean_steps, "mean_tool_calls": c.mean_tool_calls, "mean_seconds": c.mean_seconds,
+        "seconds_per_success": c.seconds_per_success, "input_tokens": c.input_tokens,
+        "output_tokens": c.output_tokens, "cost_usd": c.cost_usd, "cost_per_episode": c.cost_per_episode,
+        "cost_per_success": c.cost_per_success, "cost_status": c.cost_status,
+        "failed_checks": " ".join(f"{f.name}:{f.failed}/{f.ran}" for f in group.failed_checks),
+    }
+
+
+def aggregate_columns() -> list[str]:
+    empty = Group(agent=None, outcomes=Outcomes(), success=Rate(), reliability=Reliability(),
+                  reflection=ReflectionFigures(), cost=CostFigures())
+    return list(aggregate_row(empty, 1))
+
+
+def write_aggregates(summary: Summary, out: IO[str]) -> int:
+    """The summary's agent x level x family figures as CSV, one row each; returns the rows written."""
+    k = summary.options.gates.k
+    writer = csv.DictWriter(out, fieldnames=aggregate_columns(), lineterminator="\n")
+    writer.writeheader()
+    for group in summary.by_family:
+        writer.writerow({name: csv_cell(value) for name, value in aggregate_row(group, k).items()})
+    return len(summary.by_family)

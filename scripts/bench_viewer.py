@@ -4,13 +4,16 @@
 Fills a store with N episodes (default 10,000): a small real run (oracle and random on `files` and
 `helpdesk` at all three levels, with and without faults) is played first, and its trajectories are
 copied, through the store's own API, into one large run with N planned episodes, so the
-large run holds real steps, checks and outputs. Then it builds the static site, and opens it in
-Debian's Chromium (driven by Playwright) several times, reading the page's own clock
-(`ARENA.timing`, milliseconds since navigation):
+large run holds real steps, checks and outputs. Then it builds the static site as `arena report
+--html` does (the run summary and the paired comparison embedded), and opens it in Debian's
+Chromium (driven by Playwright) several times, reading the page's own clock (`ARENA.timing`,
+milliseconds since navigation):
 
 - baseline: a blank local page, and the same site for a 100-episode run, in the same browser;
 - the episode table: its first page shown, and every row loaded (filters and search see all);
-- one filter applied, a trajectory page, and the episode table served live by `arena view`.
+- the overview with every figure table and plot of the summary drawn;
+- one filter applied, a trajectory page, and the episode table served live by `arena view`, and
+  how long `arena view` takes to have the summary ready.
 
     .venv/bin/python scripts/bench_viewer.py [--episodes 10000] [--repeat 5]
 
@@ -35,6 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from arena.store import Store  # noqa: E402
 from arena.viewer import LiveSite, build_site, make_server  # noqa: E402
+from arena.viewer.comparison import site_figures  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -107,9 +111,15 @@ def main() -> int:
     store = Store(db, read_only=True)
     steps = store.db.execute("SELECT count(*) FROM steps WHERE run_id = 'big'").fetchone()[0]
     t = time.perf_counter()
-    build_site(store, ["big"], work / "big")
+    summary, comparison = site_figures(store, ["big"])
+    made = time.perf_counter() - t
+    print(f"summary and comparison built:       {made:8.1f} s  (every step read; {comparison.get('detail', '')} "
+          "compared)")
+    t = time.perf_counter()
+    build_site(store, ["big"], work / "big", summary=summary, comparison=comparison)
     build = time.perf_counter() - t
-    build_site(store, ["small"], work / "small")
+    small, small_comparison = site_figures(store, ["small"])
+    build_site(store, ["small"], work / "small", summary=small, comparison=small_comparison)
     size = sum(f.stat().st_size for f in (work / "big").rglob("*") if f.is_file())
     files = sum(1 for f in (work / "big").rglob("*") if f.is_file())
     print(f"report built:                       {build:8.1f} s  ({steps:,} steps, {files:,} files, "
@@ -117,11 +127,16 @@ def main() -> int:
     rows = sum(f.stat().st_size for f in (work / "big" / "data" / "rows").iterdir())
     print(f"episode table data:                 {rows / 1e6:8.2f} MB in {len(list((work / 'big/data/rows').iterdir()))}"
           " files")
+    figures = sum((work / "big" / "data" / f).stat().st_size for f in ("summary.js", "comparison.js"))
+    print(f"summary and comparison data:        {figures / 1e6:8.2f} MB")
     (work / "blank.html").write_text("<!doctype html><title>blank</title><p>blank")
 
     t = time.perf_counter()
     live = LiveSite(store, ["big"])
     print(f"arena view: store read at start:    {time.perf_counter() - t:8.1f} s")
+    assert live.figures is not None and live.figures.thread is not None
+    live.figures.thread.join()
+    print(f"arena view: summary ready after:    {time.perf_counter() - t:8.1f} s  (built in the background)")
     server = make_server(live, 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}/"
@@ -138,8 +153,16 @@ def main() -> int:
                         mark="ARENA.timing.ready", repeat=r)
         complete = measure(context, (work / "big" / "episodes.html").as_uri(),
                            wait="#episodes[data-loaded='complete']", mark="ARENA.timing.rows", repeat=r)
+        small_overview = measure(context, (work / "small" / "index.html").as_uri(), wait="body[data-ready='1']",
+                                 mark="ARENA.timing.ready", repeat=r)
         overview = measure(context, (work / "big" / "index.html").as_uri(), wait="body[data-ready='1']",
                            mark="ARENA.timing.ready", repeat=r)
+        page = context.new_page()
+        page.goto((work / "big" / "index.html").as_uri())
+        page.wait_for_selector("body[data-ready='1']")
+        marks = page.evaluate("document.querySelectorAll('#plots svg *').length")
+        tables = page.evaluate("document.querySelectorAll('table.figures').length")
+        page.close()
         trajectory = measure(context, (work / "big" / "episode.html").as_uri() + "#big/4321",
                              wait="body[data-ready='1']", mark="ARENA.timing.ready", repeat=r)
         served = measure(context, base + "episodes.html", wait="#episodes[data-loaded='complete']",
@@ -166,7 +189,12 @@ def main() -> int:
           f"blank, {statistics.median(ready) / s:4.2f}x the 100-episode table")
     print(f"  {args.episodes:,}-episode table, all rows   {median_ms(complete)}  "
           f"{statistics.median(complete) / b:6.1f}x blank")
-    print(f"  overview page                    {median_ms(overview)}")
+    so = statistics.median(small_overview)
+    print(f"  100-episode overview, plots      {median_ms(small_overview)}  {so / b:6.1f}x blank")
+    big = f"{args.episodes:,}-episode overview, plots"
+    print(f"  {big:<33}{median_ms(overview)}  {statistics.median(overview) / b:6.1f}x "
+          f"blank, {statistics.median(overview) / so:4.2f}x the 100-episode overview "
+          f"({tables} tables, {marks:,} SVG elements)")
     print(f"  one trajectory page              {median_ms(trajectory)}")
     print(f"  a filter and a search, all rows  {median_ms(filtering)}  (wall clock, Playwright round trips included)")
     print(f"  served by arena view, all rows   {median_ms(served)}  (the data made from the store on request)")

@@ -6,6 +6,7 @@ with no network (every script and style is in DIR/assets, every piece of data in
     DIR/episode.html#ID   one trajectory (ID is <run>/<number>); data/episodes/<run>/<number>.js
     DIR/compare.html#a=ID&b=ID   two episodes of the same task, step against step
     DIR/summary.json      the run summary, when one is written beside the site (read at build time)
+    DIR/comparison.json   the paired comparison of its agents, likewise (`arena.viewer.comparison`)
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from arena.viewer.data import SiteData, js_call
 
 ASSETS = Path(__file__).parent / "assets"
 PAGES = ("index.html", "episodes.html", "episode.html", "compare.html")
-STATIC = ("app.js", "style.css")
+STATIC = ("app.js", "figures.js", "plots.js", "style.css")
 SUMMARY_FILE = "summary.json"
+COMPARISON_FILE = "comparison.json"
 
 
 def check_target(out: Path) -> None:
@@ -36,26 +38,37 @@ def check_target(out: Path) -> None:
         raise ConfigError(f"{out} is a file; give --html a folder (new, empty, or an earlier report)")
     if not out.exists():
         return
-    ours = set(PAGES) | {"assets", "data", SUMMARY_FILE}
+    ours = set(PAGES) | {"assets", "data", SUMMARY_FILE, COMPARISON_FILE}
     foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
     if foreign and not (out / "data" / "site.js").exists():
         raise ConfigError(f"{out} holds other files ({', '.join(foreign[:3])}); give --html a new or empty folder "
                           "(or an earlier report to replace)")
 
 
-def summary_state(out: Path, summary: Any) -> tuple[dict[str, Any], Any]:
-    """The summary to embed (given, or read from DIR/summary.json) and what the page is told of it."""
-    path = out / SUMMARY_FILE
-    if summary is not None:
-        data = summary.model_dump(mode="json") if isinstance(summary, BaseModel) else summary
+def beside(out: Path, name: str, given: Any) -> tuple[dict[str, Any], Any]:
+    """The data to embed (given, or read from DIR/name) and what the page is told of it."""
+    path = out / name
+    if given is not None:
+        data = given.model_dump(mode="json") if isinstance(given, BaseModel) else given
         path.write_text(json.dumps(data, indent=1))
-        return {"state": "present", "detail": SUMMARY_FILE}, data
+        return {"state": "present", "detail": name}, data
     if not path.exists():
-        return {"state": "absent", "detail": f"no {SUMMARY_FILE} beside the site"}, None
+        return {"state": "absent", "detail": f"no {name} beside the site"}, None
     try:
-        return {"state": "present", "detail": SUMMARY_FILE}, json.loads(path.read_text())
+        return {"state": "present", "detail": name}, json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        return {"state": "invalid", "detail": f"{SUMMARY_FILE} could not be read: {e}"}, None
+        return {"state": "invalid", "detail": f"{name} could not be read: {e}"}, None
+
+
+def comparison_state(out: Path, comparison: Any) -> tuple[dict[str, Any], Any]:
+    """`comparison`: a Comparison, the dict of `site_comparison` (whose state may say why there is
+    none), or None (read DIR/comparison.json if there is one)."""
+    if isinstance(comparison, dict) and "state" in comparison:
+        if comparison["state"] != "present":
+            (out / COMPARISON_FILE).unlink(missing_ok=True)
+            return {"state": comparison["state"], "detail": comparison.get("detail", "")}, None
+        comparison = comparison["comparison"]
+    return beside(out, COMPARISON_FILE, comparison)
 
 
 def copy_assets(out: Path) -> None:
@@ -67,10 +80,12 @@ def copy_assets(out: Path) -> None:
 
 
 def build_site(
-    store: Store, run_ids: Sequence[str], out: str | Path, *, summary: Any = None, console: Console | None = None,
+    store: Store, run_ids: Sequence[str], out: str | Path, *, summary: Any = None, comparison: Any = None,
+    console: Console | None = None,
 ) -> Path:
     """Write the site of the runs into `out` and return the overview page. `summary` (a dict or a
-    pydantic model) is written to out/summary.json; without it, an existing summary.json is used."""
+    pydantic model) is written to out/summary.json; without it, an existing summary.json is used.
+    `comparison` likewise (see `comparison_state`)."""
     out = Path(out)
     check_target(out)
     console = console or Console(stderr=True)
@@ -79,7 +94,8 @@ def build_site(
     shutil.rmtree(out / "data", ignore_errors=True)
     (out / "data" / "rows").mkdir(parents=True)
     copy_assets(out)
-    state, summary_data = summary_state(out, summary)
+    state, summary_data = beside(out, SUMMARY_FILE, summary)
+    compared, comparison_data = comparison_state(out, comparison)
     folders: set[Path] = set()
 
     def write_episode(site_id: str, record: dict[str, Any]) -> None:
@@ -101,5 +117,7 @@ def build_site(
         (out / "data" / "rows" / f"{i:04d}.js").write_text(js_call("rows", i, rows))
     if summary_data is not None:
         (out / "data" / "summary.js").write_text(js_call("summary", summary_data))
-    (out / "data" / "site.js").write_text(js_call("site", data.site(summary=state)))
+    if comparison_data is not None:
+        (out / "data" / "comparison.js").write_text(js_call("comparison", comparison_data))
+    (out / "data" / "site.js").write_text(js_call("site", data.site(summary=state, comparison=compared)))
     return out / "index.html"

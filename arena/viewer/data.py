@@ -9,6 +9,7 @@ script tag when the page needs it:
     data/rows/0000.js ...           ARENA.rows(i, [[...], ...]): CHUNK rows each, in column order
     data/episodes/<run>/<n>.js      ARENA.episode(id, record): one episode (arena.episode/1) + siblings
     data/summary.js                 ARENA.summary({...}): the run summary, when there is one
+    data/comparison.js              ARENA.comparison({...}): the paired comparison of its agents, likewise
 
 `SiteData.refresh()` re-reads the store and reads steps again only for episodes that changed, so
 the live server (`arena view`) can call it on every page load of a store still being written.
@@ -214,10 +215,11 @@ class SiteData:
         rows = self.rows()
         return [rows[i:i + CHUNK] for i in range(0, len(rows), CHUNK)]
 
-    def site(self, *, live: bool = False, summary: dict[str, Any] | None = None) -> dict[str, Any]:
-        """`summary` says whether the page has a summary to load: {"state": "present" | "absent" |
-        "invalid", "detail": ...}."""
-        made = (self.version, live, json.dumps(summary, sort_keys=True))
+    def site(self, *, live: bool = False, summary: dict[str, Any] | None = None,
+             comparison: dict[str, Any] | None = None) -> dict[str, Any]:
+        """`summary` and `comparison` say whether the page has them to load: {"state": "present" |
+        "absent" | "invalid" | ..., "detail": ..., "version": ...}."""
+        made = (self.version, live, json.dumps([summary, comparison], sort_keys=True))
         if self._site[0] == made:
             return self._site[1]
         figures = [self.entries[sid].figures for sid in self.order]
@@ -236,6 +238,7 @@ class SiteData:
             "facets": facets,
             "overview": {"by_level": overview(figures, family=False), "by_family": overview(figures, family=True)},
             "summary": summary or {"state": "absent", "detail": ""},
+            "comparison": comparison or {"state": "absent", "detail": ""},
         }
         self._site = (made, site)
         return site

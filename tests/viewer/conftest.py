@@ -73,6 +73,40 @@ def site(stored_run: StoredRun, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return out
 
 
+def ledger_runs(kind: str, db: Path) -> None:
+    """Runs of the scripted ledger agents (tests/viewer/ledger_agents.py), made in a process of their own."""
+    result = subprocess.run([sys.executable, "-m", "tests.viewer.ledger_agents", kind, str(db)], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+
+
+def report_site(db: Path, out: Path, *run_ids: str) -> Path:
+    """The static site of the runs, built by the documented command."""
+    result = arena("report", *run_ids, "--db", str(db), "--html", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def report_json(db: Path, *run_ids: str) -> dict[str, Any]:
+    result = arena("report", *run_ids, "--db", str(db), "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="session")
+def plotted(tmp_path_factory: pytest.TempPathFactory) -> StoredRun:
+    """Four scripted agents on the ledger at two levels, with and without faults, three trials: every
+    plot has something to draw (a fitted horizon, a dominated agent, pass^k falling with k)."""
+    db = tmp_path_factory.mktemp("plotted-store") / "arena.db"
+    ledger_runs("plotted", db)
+    return StoredRun(db, "plotted")
+
+
+@pytest.fixture(scope="session")
+def plotted_site(plotted: StoredRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return report_site(plotted.db, tmp_path_factory.mktemp("plotted-site") / "report", plotted.run_id)
+
+
 class Browser:
     """A headless Chromium with a fresh profile; every page it opens records console errors."""
 

@@ -7,10 +7,10 @@ import io
 import json
 from pathlib import Path
 
-from arena.export import FIGURES
+from arena.export import FIGURES, aggregate_columns
 from arena.trajectory import EPISODE_SCHEMA
 from tests.viewer.agents import HOSTILE_ANSWER, HOSTILE_MESSAGE, HOSTILE_OUTPUT
-from tests.viewer.conftest import StoredRun, arena, records
+from tests.viewer.conftest import StoredRun, arena, records, report_json
 
 
 def show(run: StoredRun, *args: str) -> tuple[int, str, str]:
@@ -115,3 +115,47 @@ def test_a_missing_run_names_the_fix(stored_run: StoredRun) -> None:
     for command in ("show-episode", "export"):
         result = arena(command, "no-such-run", "--db", str(stored_run.db))
         assert result.returncode == 2 and "arena runs" in result.stderr
+
+
+def test_aggregates_csv_holds_the_report_figures(stored_run: StoredRun, tmp_path: Path) -> None:
+    result = arena("export", stored_run.run_id, "--db", str(stored_run.db), "--aggregates")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == aggregate_columns()
+    data = report_json(stored_run.db, stored_run.run_id)
+    groups = data["by_family"]
+    assert [(r["agent"], r["level"], r["family"]) for r in rows] == [(g["agent"], g["level"], g["family"])
+                                                                      for g in groups]
+
+    def number(cell: str) -> float | None:
+        return None if cell == "" else float(cell)
+
+    k = data["options"]["gates"]["k"]
+    for row, g in zip(rows, groups, strict=True):
+        for column, rate in [("success", g["success"]), ("pass_hat_k", g["reliability"]["pass_hat_k"].get(str(k))),
+                             ("recovered", g["reflection"]["recovery"]), ("verified", g["reflection"]["verified"])]:
+            rate = rate or {"value": None, "low": None, "high": None}
+            assert (number(row[column]), number(row[f"{column}_low"]), number(row[f"{column}_high"])) == (
+                rate["value"], rate["low"], rate["high"]), column
+        assert int(row["successes"]) == g["outcomes"]["successes"] and int(row["errors"]) == g["outcomes"]["errors"]
+        faults = g["reliability"]["faults"]
+        assert number(row["fault_robustness"]) == (faults["ratio"]["value"] if faults else None)
+        if g["level"] == "copilot":
+            assert number(row["self_done"]) == g["copilot"]["self_done"]["value"]
+            assert number(row["takeovers_per_episode"]) == g["copilot"]["takeovers_per_episode"]
+        if g["level"] == "worker":
+            assert number(row["job_success"]) == g["worker"]["job_success"]["value"]
+            assert number(row["parts_done_low"]) == g["worker"]["parts_done"]["low"]
+        else:
+            assert row["job_success"] == ""
+        assert number(row["cost_usd"]) == g["cost"]["cost_usd"]
+    markup = next(r for r in rows if r["agent"] == "markup" and r["level"] == "agent")
+    assert markup["cost_per_success"] == "" and markup["cost_status"] == "ok" and float(markup["cost_usd"]) > 0
+    out = tmp_path / "aggregates.csv"
+    written = arena("export", stored_run.run_id, "--db", str(stored_run.db), "--aggregates", "-o", str(out))
+    assert written.returncode == 0 and f"{len(rows)} rows of aggregates" in written.stderr
+    assert out.read_text() == result.stdout
+    wrong = arena("export", stored_run.run_id, "--db", str(stored_run.db), "--aggregates", "--format", "jsonl")
+    assert wrong.returncode == 2 and "--aggregates writes CSV" in wrong.stderr
+    priced = arena("export", stored_run.run_id, "--db", str(stored_run.db), "--prices", "p.toml")
+    assert priced.returncode == 2 and "add --aggregates" in priced.stderr

@@ -4,8 +4,10 @@ after the server started show up in the open pages without a restart or a reload
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +16,11 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+import arena.viewer.server as server_module
 from arena.errors import StoreError
 from arena.store import Store
-from tests.viewer.conftest import REPO, Browser, arena
+from arena.viewer import LiveSite, make_server
+from tests.viewer.conftest import REPO, Browser, StoredRun, arena, ledger_runs
 
 GREETING = "tests.minimal_family:GreetingFamily"
 
@@ -123,3 +127,37 @@ def test_view_serves_the_report_and_nothing_else(gated_run: tuple[Path, Path, su
     assert b"ARENA.episode(" in httpx.get(viewer + "data/episodes/live/0.js").content
     # A page of another site whose name was rebound to 127.0.0.1 gets nothing.
     assert httpx.get(viewer + "data/site.js", headers={"Host": "evil.example:80"}).status_code == 421
+
+
+def test_view_shows_the_summary_and_builds_it_only_when_the_store_changed(plotted: StoredRun, tmp_path: Path,
+                                                                          browser: Browser) -> None:
+    db = tmp_path / "copy.db"  # the session's store stays as it is
+    with sqlite3.connect(plotted.db) as source, sqlite3.connect(db) as copy:
+        source.backup(copy)
+    site = LiveSite(Store(db, read_only=True), None)  # every run of the store, as `arena view` shows it
+    server = make_server(site)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}/"
+    try:
+        overview = browser.open(base)
+        # built in the background: the page shows it when it is ready, without a reload
+        expect(overview.locator(".plot-slot[data-plot='success_by_level'] rect.bar")).to_have_count(8, timeout=30_000)
+        assert overview.locator("#comparison #t-pairs tbody tr").count() == 12
+        assert site.figures is not None and site.figures.builds == 1
+        for _ in range(5):  # pages that poll an unchanged store read no summary again
+            assert httpx.get(base + "data/site.js").status_code == 200
+            time.sleep(0.3)
+        assert site.figures.builds == 1
+        assert httpx.get(base + "data/summary.js").content.startswith(b"ARENA.summary(")
+        ledger_runs("eight", db)  # another run is stored: the summary of both is built again
+        expect(overview.locator("#run-title")).to_have_text("Runs plotted, eight (960/960 episodes done)",
+                                                            timeout=30_000)
+        expect(overview.locator("#plot-legend .legend-key")).to_have_count(4 + 8)
+        builds = site.figures.builds
+        assert builds >= 2
+        time.sleep(max(3 * server_module.REFRESH_EVERY, server_module.MIN_GAP + 1))
+        assert site.figures.builds == builds  # and then not again: nothing changed
+    finally:
+        browser.close_pages()
+        server.shutdown()
+        server.server_close()

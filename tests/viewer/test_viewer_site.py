@@ -22,22 +22,43 @@ def number_of(episodes: list[StoredEpisode], **want: object) -> int:
     return next(i for i, e in enumerate(episodes) if all(getattr(e.key, k) == v for k, v in want.items()))
 
 
-def test_overview_shows_counts_per_agent_level_and_family(site: Path, stored_run: StoredRun, browser: Browser) -> None:
+def test_overview_shows_the_summary_per_agent_level_and_family(site: Path, stored_run: StoredRun,
+                                                                browser: Browser) -> None:
     page = browser.open(site.as_uri() + "/index.html")
     assert page.locator("#runs tbody tr").count() == 1
+    assert page.locator("#summary").get_attribute("data-state") == "present"  # the documented command writes it
+    outcomes = page.locator("#t-outcomes tbody tr")
+    assert outcomes.count() == 9  # 3 agents x 3 levels, one family
+    oracle = outcomes.filter(has_text="oracle").filter(has_text="worker")
+    assert "8/0/0" in oracle.inner_text() and "100% [" in oracle.inner_text()  # 2 seeds x 2 fault rates x 2 trials
+    # Sorting by success puts the oracle's rows (100%) last, then first.
+    page.locator("#t-outcomes thead button", has_text="success").click()
+    assert "oracle" not in outcomes.first.inner_text()
+    page.locator("#t-outcomes thead button", has_text="success").click()
+    assert "oracle" in outcomes.first.inner_text()
+    assert page.locator(".plot-slot").count() == 6 and page.locator(".plot-slot svg.plot").count() >= 5
+    print(f"overview screenshot: {screenshot(page, 'overview')}")
+    # A row's link opens its episodes in the table.
+    oracle.locator("a", has_text="episodes").click()
+    page.wait_for_selector("#episodes[data-loaded='complete']")
+    assert page.locator("#table-status").get_attribute("data-matches") == "8"
+    assert all("oracle" in t and "worker" in t for t in page.locator("#episodes tbody tr").all_inner_texts())
+
+
+def test_without_a_summary_the_overview_counts_what_is_stored(stored_run: StoredRun, tmp_path: Path,
+                                                              browser: Browser) -> None:
+    out = tmp_path / "report"
+    build_site(Store(stored_run.db, read_only=True), [stored_run.run_id], out)  # no summary
+    page = browser.open((out / "index.html").as_uri())
+    assert "No run summary beside this site" in page.locator("#summary-state").inner_text()
     by_level = page.locator("#by-level tbody tr")
     assert by_level.count() == 9  # 3 agents x 3 levels
-    oracle = page.locator("#by-level tbody tr", has_text="oracle").filter(has_text="worker")
-    assert "100.0%" in oracle.inner_text()
-    # Sorting by success puts the oracle's rows (100%) last, then first.
+    assert "100.0%" in by_level.filter(has_text="oracle").filter(has_text="worker").inner_text()
     page.locator("#by-level thead button", has_text="success").click()
     assert "oracle" not in by_level.first.inner_text()
     page.locator("#by-level thead button", has_text="success").click()
     assert "oracle" in by_level.first.inner_text()
-    summary = page.locator("#summary")
-    assert summary.get_attribute("data-state") == "present"  # the documented command writes the run summary
-    assert page.locator(".plot-slot").count() == 6
-    print(f"overview screenshot: {screenshot(page, 'overview')}")
+    assert page.locator(".plot-slot .empty", has_text="waiting for a summary").count() == 6
 
 
 def test_filters_search_and_pages_narrow_the_episode_table(site: Path, stored_run: StoredRun,
@@ -168,21 +189,27 @@ def test_side_by_side_shows_both_episodes_step_against_step(site: Path, stored_r
     assert page.locator(".side-head").count() == 2
 
 
-def test_a_summary_beside_the_site_fills_the_summary_section(stored_run: StoredRun, tmp_path: Path,
+def test_a_summary_beside_the_site_fills_the_summary_section(stored_run: StoredRun, site: Path, tmp_path: Path,
                                                              browser: Browser) -> None:
     out = tmp_path / "report"
     out.mkdir()
-    (out / "summary.json").write_text(json.dumps({"schema_version": 1, "by_level": [{"agent": "oracle"}]}))
+    shutil.copyfile(site / "summary.json", out / "summary.json")
     build_site(Store(stored_run.db, read_only=True), [stored_run.run_id], out)  # no summary given: the file is read
     page = browser.open((out / "index.html").as_uri())
-    summary = page.locator("#summary")
-    assert summary.get_attribute("data-state") == "present" and "No run summary" not in summary.inner_text()
+    assert page.locator("#summary").get_attribute("data-state") == "present"
+    assert page.locator("#t-levels tbody tr").count() == 3 and page.locator("#comparison .notice").count() == 1
+    # A summary.json the arena did not write: said so, and shown as data.
+    (out / "summary.json").write_text(json.dumps({"schema_version": 1, "by_level": [{"agent": "oracle"}]}))
+    build_site(Store(stored_run.db, read_only=True), [stored_run.run_id], out)
+    page = browser.open((out / "index.html").as_uri())
+    assert "This summary lacks runs, options" in page.locator("#summary-state").inner_text()
     slot = page.locator(".plot-slot[data-plot='success_by_level']")
-    assert "drawn from summary.by_level" in slot.inner_text()
+    assert "drawn from summary.by_level, but the summary lacks runs" in slot.inner_text()
     frontier = page.locator(".plot-slot[data-plot='cost_frontier']")
     assert "summary.frontier is not in this summary" in frontier.inner_text()
-    page.locator("#summary details.raw summary").click()
-    expect(page.locator("#summary pre.json")).to_contain_text('"agent": "oracle"')
+    assert page.locator("#by-level tbody tr").count() == 9  # the stored counts instead
+    page.locator("#raw-summary summary").click()
+    expect(page.locator("#raw-summary pre.json")).to_contain_text('"agent": "oracle"')
 
 
 def test_the_site_needs_no_network_and_refuses_foreign_folders(site: Path, stored_run: StoredRun,
@@ -229,7 +256,9 @@ def test_several_runs_in_one_report(stored_run: StoredRun, tmp_path: Path, brows
     assert result.returncode == 0, result.stderr
     page = browser.open((out / "index.html").as_uri())
     assert page.locator("#runs tbody tr").count() == 2
-    assert page.locator("#by-level tbody tr", has_text=odd).count() == 1  # rows per run
+    assert page.locator("#t-outcomes tbody tr", has_text=odd).count() == 1  # rows per run (as run:agent)
+    # one agent in each run: the runs' agents are compared
+    assert page.locator("#t-pairs tbody tr").count() == 1
     table = browser.open((out / "episodes.html").as_uri())
     table.wait_for_selector("#episodes[data-loaded='complete']")
     table.select_option("select[name='run']", odd)

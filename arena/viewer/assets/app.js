@@ -8,11 +8,12 @@
   "use strict";
 
   const A = (window.ARENA = window.ARENA || {});
-  const db = { site: null, chunks: [], episodes: new Map(), summary: undefined };
+  const db = { site: null, chunks: [], episodes: new Map(), summary: undefined, comparison: undefined };
   A.site = (d) => { db.site = d; };
   A.rows = (i, rows) => { db.chunks[i] = rows; };
   A.episode = (id, record) => { db.episodes.set(id, record); };
   A.summary = (s) => { db.summary = s; };
+  A.comparison = (c) => { db.comparison = c; };
   A.plots = A.plots || {}; // plot name -> function (summary, element): the summary's plots plug in here
   A.db = db;
   A.timing = {}; // milliseconds since navigation: ready (first view shown), rows (every table row loaded)
@@ -158,24 +159,27 @@
       h("span", { class: "brand" }, "Autonomy Arena"),
       link("index.html", "Overview", "overview"),
       link("episodes.html", "Episodes", "episodes"),
+      site.comparison && site.comparison.state === "present" ? h("a", { href: "index.html#comparison" }, "Comparison") : null,
       h("span", { class: "runs", title: runs }, site.runs.length === 1 ? "run " + runs : site.runs.length + " runs"),
       LIVE && site.live ? h("span", { class: "live", title: "served from the store: new episodes appear as they finish" }, "live") : null,
       h("span", { class: "built" }, (site.live ? "read " : "built ") + fmt.when(site.built))));
   }
 
-  /* In `arena view`, the site data is re-read from the store: call back when its version changes. */
-  function poll(onChange) {
+  /* In `arena view`, the site data is re-read from the store: call back when its version (or what
+   * `key` reads of it) changes. */
+  function poll(onChange, key) {
     if (!(LIVE && db.site.live)) return;
-    const version = db.site.version;
+    key = key || ((site) => site.version);
+    const version = key(db.site);
     setTimeout(async () => {
       try {
         await load("data/site.js");
       } catch (e) {
-        setTimeout(() => poll(onChange), POLL_MS); // the server may be restarting
+        setTimeout(() => poll(onChange, key), POLL_MS); // the server may be restarting
         return;
       }
-      if (db.site.version !== version) await onChange();
-      poll(onChange);
+      if (key(db.site) !== version) await onChange();
+      poll(onChange, key);
     }, POLL_MS);
   }
 
@@ -244,7 +248,7 @@
     ], db.site.runs, { id: "runs" });
   }
 
-  /* Where the run summary's plots go; each names the summary field it is drawn from. */
+  /* Where the run summary's plots go (assets/plots.js draws them); each names the summary field it reads. */
   const PLOTS = [
     ["success_by_level", "Success by autonomy level, per agent, with intervals", "by_level"],
     ["pass_hat_k", "pass^k against k, per agent", "by_level"],
@@ -254,65 +258,120 @@
     ["faults", "Success with and without injected faults", "by_level"],
   ];
 
-  function summarySection() {
-    const state = db.site.summary || { state: "absent" };
-    const summary = db.summary;
-    const section = h("section", { id: "summary", class: "summary", "data-state": state.state },
-      h("h2", {}, "Run summary"));
-    if (state.state !== "present" || summary === undefined) {
-      section.append(h("p", { class: "notice" },
-        state.state === "invalid" ? state.detail + ". " : "No run summary beside this site (summary.json). ",
-        "The tables above are plain counts and rates from the stored results; confidence intervals, pass^k, " +
-        "reliability, reflection, the certified level and the plots come from the run summary."));
-    }
-    const slots = h("div", { class: "plots" }, PLOTS.map(([name, title, field]) => {
+  const SUMMARY_NOTES = {
+    building: "The server is computing the run summary; it shows here when it is ready.",
+    absent: "No run summary beside this site (summary.json). ",
+  };
+
+  function plotSlots(summary) {
+    return h("div", { class: "plots", id: "plots" }, PLOTS.map(([name, title, field]) => {
       const body = h("div", { class: "plot-body" });
       const slot = h("figure", { class: "plot-slot", "data-plot": name, "data-needs": field },
         h("figcaption", {}, title), body);
       if (summary === undefined) {
         body.append(h("p", { class: "empty" }, "waiting for a summary"));
+      } else if (summary[field] === undefined) {
+        body.append(h("p", { class: "empty" }, `summary.${field} is not in this summary`));
+      } else if (!complete(summary)) {
+        body.append(h("p", { class: "empty" }, `drawn from summary.${field}, but the summary lacks ${missing(summary).join(", ")}`));
       } else if (typeof A.plots[name] === "function") {
         try {
           A.plots[name](summary, body);
         } catch (e) {
           console.error("plot " + name + " failed", e);
-          body.append(h("p", { class: "empty" }, "this plot could not be drawn: " + e.message));
+          body.replaceChildren(h("p", { class: "empty" }, "this plot could not be drawn: " + e.message));
         }
       } else {
-        body.append(h("p", { class: "empty" },
-          summary && summary[field] !== undefined ? `drawn from summary.${field}` : `summary.${field} is not in this summary`));
+        body.append(h("p", { class: "empty" }, `drawn from summary.${field}`));
       }
       return slot;
     }));
-    section.append(slots);
-    if (summary !== undefined) {
-      const pre = h("pre", { class: "json" });
-      const raw = h("details", { class: "raw" }, h("summary", {}, "the summary as data"), pre);
-      raw.addEventListener("toggle", () => { if (raw.open && !pre.textContent) pre.textContent = JSON.stringify(summary, null, 1); });
-      section.append(raw);
+  }
+
+  /* A summary of the right shape: what the tables read (a hand-made summary.json may hold less). */
+  const NEEDED = ["runs", "options", "agents", "levels", "families", "by_level", "by_family", "by_agent",
+    "certifications", "horizons", "frontier"];
+  const missing = (summary) => NEEDED.filter((k) => summary[k] === undefined);
+  const complete = (summary) => Boolean(summary) && !missing(summary).length;
+
+  function summarySections() {
+    const state = db.site.summary || { state: "absent" };
+    const summary = db.summary;
+    const present = state.state === "present" && summary !== undefined;
+    const parts = [];
+    if (!present) {
+      parts.push(h("p", { class: "notice", id: "summary-state" },
+        state.state === "invalid" ? state.detail + ". " : SUMMARY_NOTES[state.state] || SUMMARY_NOTES.absent,
+        "The tables below are plain counts and rates from the stored results; confidence intervals, pass^k, " +
+        "reliability, reflection, the certified level and the plots come from the run summary."));
     }
-    return section;
+    if (present && !complete(summary)) {
+      parts.push(h("p", { class: "notice", id: "summary-state" }, `This summary lacks ${missing(summary).join(", ")}: ` +
+        "it is not one `arena report` wrote, so its figures cannot be shown (it is below as data)."));
+    }
+    if (present && complete(summary)) {
+      parts.push(h("section", { id: "headline" }, h("h2", {}, "Success and certified level"), A.figures.headline(summary)));
+    }
+    parts.push(h("section", { id: "summary", class: "summary", "data-state": present ? "present" : state.state },
+      h("h2", {}, "Plots"), state.stale ? h("p", { class: "hint" }, "the store changed since: the summary is being brought up to date") : null,
+      present && typeof A.plotLegend === "function" && complete(summary) ? A.plotLegend(summary) : null,
+      plotSlots(present ? summary : undefined)));
+    if (present && complete(summary)) {
+      parts.push(h("section", { id: "figures" }, h("h2", {}, "Figures"),
+        h("p", { class: "hint" }, "The tables of `arena report`, from the same summary. Click a header to sort; a rate " +
+          "shows its 95% interval over tasks, * marks one resting on few tasks."),
+        A.figures.details(summary)));
+    }
+    return { present: present && complete(summary), parts: parts };
+  }
+
+  function rawSummary() {
+    if (db.summary === undefined) return null;
+    const pre = h("pre", { class: "json" });
+    const raw = h("details", { class: "raw", id: "raw-summary" }, h("summary", {}, "the summary as data"), pre);
+    raw.addEventListener("toggle", () => { if (raw.open && !pre.textContent) pre.textContent = JSON.stringify(db.summary, null, 1); });
+    return raw;
+  }
+
+  async function loadFigures(previous) {
+    const site = db.site;
+    const want = (name) => site[name] && site[name].state === "present" &&
+      (db[name] === undefined || !previous || (previous[name] || {}).version !== site[name].version);
+    for (const name of ["summary", "comparison"]) {
+      if (!want(name)) continue;
+      try { await load(`data/${name}.js`); } catch (e) { console.error(e.message); }
+    }
   }
 
   async function pageOverview(main) {
-    if (db.site.summary && db.site.summary.state === "present") {
-      try { await load("data/summary.js"); } catch (e) { console.error(e); }
-    }
+    await loadFigures(null);
     const render = () => {
       header("overview");
       const o = db.site.overview;
+      const summary = summarySections();
       put(main,
         h("h1", {}, "Overview"),
+        summary.present ? h("p", { class: "run-title", id: "run-title" }, A.figures.title(db.summary)) : null,
         h("h2", {}, "Runs"), runsTable(),
-        h("h2", {}, "By agent and level"),
-        h("p", { class: "hint" }, "Every family together. Click a header to sort; the link opens those episodes."),
-        groupTable(o.by_level, false, "by-level"),
-        h("h2", {}, "By agent, level and family"),
-        groupTable(o.by_family, true, "by-family"),
-        summarySection());
+        summary.parts,
+        summary.present ? null : [
+          h("h2", {}, "By agent and level"),
+          h("p", { class: "hint" }, "Every family together. Click a header to sort; the link opens those episodes."),
+          groupTable(o.by_level, false, "by-level"),
+          h("h2", {}, "By agent, level and family"),
+          groupTable(o.by_family, true, "by-family")],
+        A.figures.comparison(db.site.comparison, db.site.comparison && db.site.comparison.state === "present" ? db.comparison : undefined),
+        rawSummary());
+      if (location.hash === "#comparison") document.getElementById("comparison").scrollIntoView();
     };
     render();
-    poll(async () => { render(); });
+    const key = (site) => [site.version, (site.summary || {}).version, (site.comparison || {}).version, (site.summary || {}).state].join("/");
+    let previous = JSON.parse(JSON.stringify({ summary: db.site.summary, comparison: db.site.comparison }));
+    poll(async () => {
+      await loadFigures(previous);
+      previous = JSON.parse(JSON.stringify({ summary: db.site.summary, comparison: db.site.comparison }));
+      render();
+    }, key);
   }
 
   // ------------------------------------------------------------------ the episode table
