@@ -18,7 +18,10 @@ from arena.store import RunInfo, Store
 
 
 def _agents(info: RunInfo) -> list[str]:
-    return list(info.config.get("agents", []))
+    """The run's agents as its episodes name them: their labels (`label=spec` or made from the spec)."""
+    from arena.config import parse_agent
+
+    return [parse_agent(entry)[0] for entry in info.config.get("agents", [])]
 
 
 def resolve_sides(store: Store, names: Sequence[str], run_id: str | None = None) -> list[Side]:
