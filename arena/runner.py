@@ -15,7 +15,7 @@ from typing import Any
 
 from arena.config import LimitOverrides, RunConfig, generate, new_run_id, restore, supports_salt
 from arena.config import stored_config as _stored_config
-from arena.errors import ConfigError, ContextOverflow
+from arena.errors import ConfigError, ContextOverflow, StoreError
 from arena.executors import Executor, make_executor
 from arena.protocols import Family
 from arena.registry import AgentFactory, agent_factory, load_family
@@ -30,6 +30,41 @@ __all__ = [
 EpisodeDone = Callable[[EpisodeKey, EpisodeResult], None]
 HEARTBEAT_SECONDS = 5.0
 SHUTDOWN_SECONDS = 60.0  # how long an interrupted run waits for its episodes to close their sandboxes
+
+
+class StepWriter:
+    """Stores steps as they happen, those that arrive in the same turn of the event loop in one
+    transaction: with hundreds of episodes in flight their steps land together, and a commit per
+    step was most of the store's cost. A step waits at most until the loop's next turn; an episode
+    is marked done only after its steps are written."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pending: list[tuple[str, EpisodeKey, int, StepRecord]] = []
+        self.failed: StoreError | None = None
+
+    def add(self, run_id: str, key: EpisodeKey, attempt: int, step: StepRecord) -> None:
+        if self.failed is not None:
+            raise self.failed
+        self.pending.append((run_id, key, attempt, step))
+        if len(self.pending) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self._flush_later)
+            except RuntimeError:  # no loop: write at once
+                self.flush()
+
+    def _flush_later(self) -> None:
+        try:
+            self.flush()
+        except StoreError as e:  # raised to the next episode that records or ends
+            self.failed = e
+
+    def flush(self) -> None:
+        if self.failed is not None:
+            raise self.failed
+        steps, self.pending = self.pending, []
+        if steps:
+            self.store.add_steps(steps)
 
 
 class RunStopped(ConfigError):
@@ -59,6 +94,7 @@ class Runner:
         self.factories = factories or validate_agents(config)
         self.executor = executor or make_executor(config, run_id, self.factories)
         self._slots = asyncio.Semaphore(config.concurrency)
+        self._steps = StepWriter(store)
         self._healthy = False  # an episode of this run ended in something other than error
         self._errors_in_a_row = 0
 
@@ -71,6 +107,8 @@ class Runner:
             await self._run_all(self.store.unfinished(self.run_id))
         except BaseException:
             with contextlib.suppress(Exception):  # the store itself may be what failed
+                self._steps.flush()
+            with contextlib.suppress(Exception):
                 self.store.release_running(self.run_id)
                 self.store.set_run_status(self.run_id, "interrupted")
             raise
@@ -138,6 +176,7 @@ class Runner:
             except asyncio.CancelledError:
                 self.store.release(self.run_id, key)
                 raise
+        self._steps.flush()
         self.store.finish_episode(self.run_id, key, result)
         if self.on_done is not None:
             self.on_done(key, result)
@@ -148,7 +187,7 @@ class Runner:
             attempt = self.store.start_attempt(self.run_id, key, task.id, TaskInfo.of(task, key.paraphrase))
 
             def record(step: StepRecord, attempt: int = attempt) -> None:
-                self.store.add_step(self.run_id, key, attempt, step)
+                self._steps.add(self.run_id, key, attempt, step)
 
             try:
                 result = await self.executor.attempt(key, attempt, record)
