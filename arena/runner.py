@@ -169,8 +169,9 @@ class Runner:
         return self.jobs[key.family]
 
     async def _episode(self, key: EpisodeKey) -> None:
-        task = generate(self.family_for(key), key.seed, key.split, self.config.salt)
         async with self._slots:
+            # Generated once a slot is free, so a long plan never holds more tasks than are in flight.
+            task = generate(self.family_for(key), key.seed, key.split, self.config.salt)
             try:
                 result = await self._attempts(key, task)
             except asyncio.CancelledError:
