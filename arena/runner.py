@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 from collections.abc import Callable
 from typing import Any
 
@@ -101,6 +102,7 @@ class Runner:
     async def run(self) -> None:
         """Run what is left of the run. Holds the run's lease throughout (a second process is
         refused); on any interruption every episode in flight goes back to pending."""
+        allow_open_files(self.config.concurrency)
         self.store.acquire(self.run_id)
         beat = asyncio.create_task(self._heartbeat())
         try:
@@ -199,6 +201,26 @@ class Runner:
             await asyncio.sleep(min(0.5 * 2 ** (attempt - 1), 8.0))  # let a struggling host recover
 
 
+FILES_PER_EPISODE = 4  # a connection to a model endpoint, a sandbox's pipes, an agent's process
+
+
+def allow_open_files(concurrency: int) -> None:
+    """Raise this process's soft limit on open files toward its hard limit, enough for `concurrency`
+    episodes: the usual soft limit of 1024 makes a run at --concurrency 1024 fail its connections."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 256 + FILES_PER_EPISODE * concurrency
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY and soft < 64 + concurrency:
+        raise ConfigError(
+            f"--concurrency {concurrency} needs more open files than this process may have ({soft}); "
+            f"raise the limit (ulimit -n {wanted}) or lower --concurrency"
+        )
+
+
 def validate_config(config: RunConfig) -> dict[str, AgentFactory]:
     """Resolve every family and agent before anything runs, so a typo fails fast and clearly."""
     for name in config.families:
@@ -206,6 +228,7 @@ def validate_config(config: RunConfig) -> dict[str, AgentFactory]:
         if config.salt and not supports_salt(family):
             raise ConfigError(f"family {name} cannot make a private split: its generate() takes no salt")
     check_config(config.sandbox)
+    allow_open_files(config.concurrency)
     return validate_agents(config)
 
 
