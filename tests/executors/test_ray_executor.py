@@ -128,3 +128,23 @@ def test_a_run_whose_driver_was_killed_resumes_on_the_cluster(ray_cluster: str, 
         config = json.loads(c.execute("SELECT config FROM runs").fetchone()[0])
     assert len(after) == 6 and all(after[k] == v for k, v in before.items()) and attempts <= 2
     assert config["executor"] == {"kind": "ray", "address": ray_cluster}
+
+
+def test_model_agents_on_workers_get_the_drivers_api_key(
+    ray_cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from arena.testing import ScriptedChatServer, oracle_policy
+
+    monkeypatch.setenv("ARENA_TEST_KEY", "sk-test-forwarded")  # set after the cluster started: only the driver has it
+    with ScriptedChatServer(oracle_policy("helpdesk", seeds=[0, 1])) as server:
+        options = {"base_url": server.base_url, "api_key_env": "ARENA_TEST_KEY"}
+        config = ray_config(ray_cluster, agents=["m=openai:scripted"], families=["helpdesk"], seeds=[0, 1],
+                            agent_options={"m": options})
+        store = Store(tmp_path / "m.db")
+        factories = validate_config(config)
+        store.create_run("r", stored_config(config, factories), config.plan())
+        asyncio.run(Runner(store, "r", config, factories=factories).run())
+    assert all(e.result is not None and e.result.outcome == "success" for e in store.episodes("r"))
+    assert server.requests and all(r.authorized for r in server.requests)
+    stored = json.dumps(store.get_run("r").config) + (tmp_path / "m.db").read_bytes().decode("latin-1")  # type: ignore[union-attr]
+    assert "sk-test-forwarded" not in stored
