@@ -9,9 +9,11 @@ the runner retries it as a new, numbered attempt, which Ray may place on another
 task retries are off, so every retry is stored like any other attempt.
 
 Every node needs the same version of the arena (and of any family or agent given by import path),
-bubblewrap or Docker, and the images. The API keys named by `openai:` agents (`api_key_env`) are
-sent from the driver with each task and set in the worker's environment; they are never stored.
-`ray` is imported only here (`pip install 'autonomy-arena[ray]'`).
+bubblewrap or Docker, and the images. Each attempt on a worker gets a fresh cold sandbox (a worker
+process plays one attempt at a time and may be killed: a warm pool there would outlive it). The
+API keys named by `openai:` agents (`api_key_env`) and the salt of a private test split are sent
+from the driver with each task and set in the worker's process; they are never stored. `ray` is
+imported only here (`pip install 'autonomy-arena[ray]'`).
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ class RayExecutor:
 
     async def attempt(self, key: EpisodeKey, attempt: int, record: StepSink) -> EpisodeResult:
         keys = {name: os.environ[name] for name in self._keys if os.environ.get(name)}
-        stream = self._task.remote(self._config_data, self.run_id, key.model_dump(), attempt, keys, __version__)
+        stream = self._task.remote(self._config_data, self.run_id, key.model_dump(), attempt, keys,
+                                   self.config.salt, __version__)
         ended = False
         try:
             async for ref in stream:
@@ -154,13 +157,16 @@ def describe(error: Exception) -> str:
 
 def task_for(config: RunConfig, key: EpisodeKey) -> Any:
     """The task an episode plays (its id goes into an error result made on the driver)."""
+    from arena.config import generate
     from arena.registry import load_family
 
     if key.level == "worker":
         from arena.levels.worker import JobFamily
 
-        return JobFamily(key.family, config.families).generate(key.seed, key.split)
-    return load_family(key.family).generate(key.seed, key.split)
+        family: Any = JobFamily(key.family, config.families, salt=config.salt)
+    else:
+        family = load_family(key.family)
+    return generate(family, key.seed, key.split, config.salt)
 
 
 # ---------------------------------------------------------------- on the worker
@@ -170,7 +176,7 @@ _executors: dict[str, Any] = {}  # this worker's local executor for the run it l
 
 def play_attempt(
     config_data: dict[str, Any], run_id: str, key_data: dict[str, Any], attempt: int, keys: dict[str, str],
-    driver_version: str,
+    salt: str | None, driver_version: str,
 ) -> Iterator[tuple[str, Any]]:
     """The Ray task: play one attempt on this node and yield ("step", StepRecord) as each is
     recorded, then ("result", EpisodeResult), or ("overflow", message) when the model's context
@@ -182,7 +188,7 @@ def play_attempt(
             "install the same version on every node"
         )
     os.environ.update(keys)
-    executor = _local_executor(config_data, run_id)
+    executor = _local_executor(config_data, run_id, salt)
     key = EpisodeKey.model_validate(key_data)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -221,15 +227,16 @@ def play_attempt(
         loop.close()
 
 
-def _local_executor(config_data: dict[str, Any], run_id: str) -> Any:
+def _local_executor(config_data: dict[str, Any], run_id: str, salt: str | None) -> Any:
+    from arena.attempt import OneOff
     from arena.executors.local import LocalExecutor
     from arena.runner import validate_agents
 
-    config = RunConfig.model_validate(config_data)
+    config = RunConfig.model_validate(config_data).with_salt(salt)  # the fingerprint checks the salt
     cache_key = run_id + "\n" + config.model_dump_json()
     if cache_key not in _executors:
         _executors.clear()
-        _executors[cache_key] = LocalExecutor(config, run_id, validate_agents(config))
+        _executors[cache_key] = LocalExecutor(config, run_id, validate_agents(config), OneOff(config.sandbox))
     return _executors[cache_key]
 
 

@@ -148,3 +148,22 @@ def test_model_agents_on_workers_get_the_drivers_api_key(
     assert server.requests and all(r.authorized for r in server.requests)
     stored = json.dumps(store.get_run("r").config) + (tmp_path / "m.db").read_bytes().decode("latin-1")  # type: ignore[union-attr]
     assert "sk-test-forwarded" not in stored
+
+
+def test_a_private_split_is_played_with_its_salt_on_the_workers(ray_cluster: str, tmp_path: Path) -> None:
+    from arena.registry import load_family
+
+    config = ray_config(
+        ray_cluster, agents=["w=tests.executors.agents:Witness"], families=["files"], seeds=[0, 1], splits=["test"],
+        agent_options={"w": {"marker_dir": str(tmp_path)}},
+    ).with_salt("s3cret-salt")
+    store = Store(tmp_path / "p.db")
+    factories = validate_config(config)
+    store.create_run("r", stored_config(config, factories), config.plan())
+    asyncio.run(Runner(store, "r", config, factories=factories).run())
+    for e in store.episodes("r"):
+        assert e.task is not None and e.result is not None and e.result.outcome == "fail"
+        seen = (tmp_path / f"{e.task.public_id}.txt").read_text()
+        assert seen == e.task.instruction  # the worker played the task the driver planned and stored
+        assert seen != load_family("files").generate(e.key.seed, "test").instruction(0)  # the salted one
+    assert "s3cret-salt" not in (tmp_path / "p.db").read_bytes().decode("latin-1")
