@@ -149,27 +149,11 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def share_ssl_context() -> None:
-    """Make every httpx client share one default SSL context: a preview of the agent-side fix under
-    way (each episode's client loads the CA bundle today, about 20 ms of CPU)."""
-    import httpx._transports.default as transport
-
-    original = transport.create_ssl_context
-    default = original()
-
-    def create(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
-        return default if verify is True and cert is None else original(verify, cert, trust_env)
-
-    transport.create_ssl_context = create  # type: ignore[assignment]
-
-
-def arena_model_bound(n: int, base_url: str, shared_ssl: bool = False) -> dict[str, Any]:
+def arena_model_bound(n: int, base_url: str) -> dict[str, Any]:
     """N concurrent `helpdesk` episodes of the real `openai:` agent, all at once."""
     from arena.runner import RunConfig, Runner, stored_config, validate_config
     from arena.store import Store
 
-    if shared_ssl:
-        share_ssl_context()
     options = {"base_url": base_url, "max_concurrency": n, "timeout": 600, "max_retries": 0}
     config = RunConfig(agents=["bench=openai:loopback"], families=["helpdesk"], seeds=list(range(n)),
                        concurrency=n, agent_options={"bench": options})
@@ -280,10 +264,8 @@ def model_bound_table(sizes: list[int], delay: float) -> list[list[str]]:
     rows = []
     try:
         for n in sizes:
-            for name, kind, extra in (("bare httpx clients (floor)", "floor", []),
-                                      ("arena, openai: agent", "arena", [False]),
-                                      ("arena, openai: agent, one SSL context", "arena", [True])):
-                r = child(kind, n, base_url, *extra)
+            for name, kind in (("bare httpx clients (floor)", "floor"), ("arena, openai: agent", "arena")):
+                r = child(kind, n, base_url)
                 rows.append([str(n), name, f"{r['seconds']:.2f} s", f"{ideal / r['seconds']:.2f}",
                              f"{r['cpu'] / n * 1000:.1f} ms", f"{r['peak_mb']:.0f} MB ({r['start_mb']:.0f} at start)"])
     finally:
