@@ -161,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--retry-errors", action="store_true", help="with --resume: run the error episodes again too")
     run.add_argument("--concurrency", type=int, help="episodes (sandboxes) at once (default 2)")
+    run.add_argument("--executor", choices=["local", "ray"],
+                     help="where episodes run: local (this machine, default) or ray (a Ray cluster)")
+    run.add_argument("--ray-address", help="the Ray cluster to run on: auto, HOST:PORT or ray://HOST:PORT "
+                     "(implies --executor ray; default $RAY_ADDRESS, else a local cluster)")
     run.add_argument("--max-attempts", type=int, help="attempts per episode on infrastructure errors (default 3)")
     run.add_argument("--max-steps", type=int, help="override the tasks' step limit")
     run.add_argument("--max-seconds", type=float, help="override the tasks' wall-time limit")
@@ -359,6 +363,14 @@ def run_config_from_args(args: argparse.Namespace) -> Any:
         if value is not None:
             limits[key] = value
     data["limits"] = limits
+    executor = dict(data.get("executor", {}))
+    if args.executor is not None:
+        executor["kind"] = args.executor
+    if args.ray_address is not None:
+        if executor.get("kind", "ray") != "ray":
+            raise ConfigError("--ray-address goes with --executor ray")
+        executor.update(kind="ray", address=args.ray_address)
+    data["executor"] = executor
     if args.faults is not None:
         faults = dict(data.get("faults", {}))
         faults.pop("rate", None)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 from collections.abc import Callable
 from typing import Any
 
 from arena.config import LimitOverrides, RunConfig, generate, new_run_id, restore, supports_salt
 from arena.config import stored_config as _stored_config
-from arena.errors import ConfigError, ContextOverflow
+from arena.errors import ConfigError, ContextOverflow, StoreError
 from arena.executors import Executor, make_executor
 from arena.protocols import Family
 from arena.registry import AgentFactory, agent_factory, load_family
@@ -30,6 +31,41 @@ __all__ = [
 EpisodeDone = Callable[[EpisodeKey, EpisodeResult], None]
 HEARTBEAT_SECONDS = 5.0
 SHUTDOWN_SECONDS = 60.0  # how long an interrupted run waits for its episodes to close their sandboxes
+
+
+class StepWriter:
+    """Stores steps as they happen, those that arrive in the same turn of the event loop in one
+    transaction: with hundreds of episodes in flight their steps land together, and a commit per
+    step was most of the store's cost. A step waits at most until the loop's next turn; an episode
+    is marked done only after its steps are written."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pending: list[tuple[str, EpisodeKey, int, StepRecord]] = []
+        self.failed: StoreError | None = None
+
+    def add(self, run_id: str, key: EpisodeKey, attempt: int, step: StepRecord) -> None:
+        if self.failed is not None:
+            raise self.failed
+        self.pending.append((run_id, key, attempt, step))
+        if len(self.pending) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self._flush_later)
+            except RuntimeError:  # no loop: write at once
+                self.flush()
+
+    def _flush_later(self) -> None:
+        try:
+            self.flush()
+        except StoreError as e:  # raised to the next episode that records or ends
+            self.failed = e
+
+    def flush(self) -> None:
+        if self.failed is not None:
+            raise self.failed
+        steps, self.pending = self.pending, []
+        if steps:
+            self.store.add_steps(steps)
 
 
 class RunStopped(ConfigError):
@@ -59,18 +95,22 @@ class Runner:
         self.factories = factories or validate_agents(config)
         self.executor = executor or make_executor(config, run_id, self.factories)
         self._slots = asyncio.Semaphore(config.concurrency)
+        self._steps = StepWriter(store)
         self._healthy = False  # an episode of this run ended in something other than error
         self._errors_in_a_row = 0
 
     async def run(self) -> None:
         """Run what is left of the run. Holds the run's lease throughout (a second process is
         refused); on any interruption every episode in flight goes back to pending."""
+        allow_open_files(self.config.concurrency)
         self.store.acquire(self.run_id)
         beat = asyncio.create_task(self._heartbeat())
         try:
             await self._run_all(self.store.unfinished(self.run_id))
         except BaseException:
             with contextlib.suppress(Exception):  # the store itself may be what failed
+                self._steps.flush()
+            with contextlib.suppress(Exception):
                 self.store.release_running(self.run_id)
                 self.store.set_run_status(self.run_id, "interrupted")
             raise
@@ -131,13 +171,15 @@ class Runner:
         return self.jobs[key.family]
 
     async def _episode(self, key: EpisodeKey) -> None:
-        task = generate(self.family_for(key), key.seed, key.split, self.config.salt)
         async with self._slots:
+            # Generated once a slot is free, so a long plan never holds more tasks than are in flight.
+            task = generate(self.family_for(key), key.seed, key.split, self.config.salt)
             try:
                 result = await self._attempts(key, task)
             except asyncio.CancelledError:
                 self.store.release(self.run_id, key)
                 raise
+        self._steps.flush()
         self.store.finish_episode(self.run_id, key, result)
         if self.on_done is not None:
             self.on_done(key, result)
@@ -148,7 +190,7 @@ class Runner:
             attempt = self.store.start_attempt(self.run_id, key, task.id, TaskInfo.of(task, key.paraphrase))
 
             def record(step: StepRecord, attempt: int = attempt) -> None:
-                self.store.add_step(self.run_id, key, attempt, step)
+                self._steps.add(self.run_id, key, attempt, step)
 
             try:
                 result = await self.executor.attempt(key, attempt, record)
@@ -159,6 +201,26 @@ class Runner:
             await asyncio.sleep(min(0.5 * 2 ** (attempt - 1), 8.0))  # let a struggling host recover
 
 
+FILES_PER_EPISODE = 4  # a connection to a model endpoint, a sandbox's pipes, an agent's process
+
+
+def allow_open_files(concurrency: int) -> None:
+    """Raise this process's soft limit on open files toward its hard limit, enough for `concurrency`
+    episodes: the usual soft limit of 1024 makes a run at --concurrency 1024 fail its connections."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 256 + FILES_PER_EPISODE * concurrency
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY and soft < 64 + concurrency:
+        raise ConfigError(
+            f"--concurrency {concurrency} needs more open files than this process may have ({soft}); "
+            f"raise the limit (ulimit -n {wanted}) or lower --concurrency"
+        )
+
+
 def validate_config(config: RunConfig) -> dict[str, AgentFactory]:
     """Resolve every family and agent before anything runs, so a typo fails fast and clearly."""
     for name in config.families:
@@ -166,6 +228,7 @@ def validate_config(config: RunConfig) -> dict[str, AgentFactory]:
         if config.salt and not supports_salt(family):
             raise ConfigError(f"family {name} cannot make a private split: its generate() takes no salt")
     check_config(config.sandbox)
+    allow_open_files(config.concurrency)
     return validate_agents(config)
 
 

@@ -1,8 +1,9 @@
 """SQLite storage of runs, episodes and steps.
 
-Steps are written as they happen, each in its own transaction, so a crash loses at most the step
-in flight. The planned episodes are written when a run starts; an episode is `pending` until an
-attempt starts (`running`) and `done` once its result is stored. Resuming a run re-runs exactly
+Steps are written as they happen, each in its own transaction (`add_step`), or those that arrive
+together in one (`add_steps`, as the runner does), so a crash loses at most the steps in flight.
+The planned episodes are written when a run starts; an episode is `pending` until an attempt
+starts (`running`) and `done` once its result is stored. Resuming a run re-runs exactly
 the episodes that are not `done`, so none is lost and none is run twice.
 
 A run is executed by one process at a time: the executing process holds the run's lease (its
@@ -307,17 +308,15 @@ class Store:
     def start_attempt(self, run_id: str, key: EpisodeKey, task_id: str, task: TaskInfo | None = None) -> int:
         """Mark an episode running and return the new attempt number (1-based)."""
         info = task.model_dump_json() if task is not None else None
-        with self._tx() as db:
-            db.execute(
-                "UPDATE episodes SET status = 'running', attempts = attempts + 1, task_id = ?, "
-                "task = coalesce(?, task), updated = ? WHERE run_id = ? AND key = ?",
-                (task_id, info, time.time(), run_id, key.id),
-            )
-            row = db.execute("SELECT attempts FROM episodes WHERE run_id = ? AND key = ?", (run_id, key.id))
-            found = row.fetchone()
-        if found is None:
+        # One statement, so one implicit transaction: half the cost of BEGIN, UPDATE, SELECT, COMMIT.
+        found = self.db.execute(
+            "UPDATE episodes SET status = 'running', attempts = attempts + 1, task_id = ?, "
+            "task = coalesce(?, task), updated = ? WHERE run_id = ? AND key = ? RETURNING attempts",
+            (task_id, info, time.time(), run_id, key.id),
+        ).fetchall()
+        if not found:
             raise StoreError(f"episode {key.id} is not in the plan of run {run_id} in {self.path}")
-        return int(found[0])
+        return int(found[0][0])
 
     @translated
     def add_step(self, run_id: str, key: EpisodeKey, attempt: int, record: StepRecord) -> None:
@@ -325,6 +324,16 @@ class Store:
             "INSERT OR REPLACE INTO steps (run_id, key, attempt, idx, record) VALUES (?, ?, ?, ?, ?)",
             (run_id, key.id, attempt, record.index, record.model_dump_json()),
         )
+
+    @translated
+    def add_steps(self, steps: list[tuple[str, EpisodeKey, int, StepRecord]]) -> None:
+        """Several steps, each `(run_id, key, attempt, record)`, in one transaction: one commit each
+        was most of what storing a step cost (about 0.2 ms) when hundreds of episodes run at once."""
+        rows = [(run_id, key.id, attempt, record.index, record.model_dump_json()) for run_id, key, attempt, record
+                in steps]
+        with self._tx() as db:
+            db.executemany("INSERT OR REPLACE INTO steps (run_id, key, attempt, idx, record) VALUES (?, ?, ?, ?, ?)",
+                           rows)
 
     @translated
     def finish_episode(self, run_id: str, key: EpisodeKey, result: EpisodeResult) -> None:

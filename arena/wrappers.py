@@ -189,6 +189,8 @@ def storable(record: StepRecord) -> StepRecord:
     """The record as it can be stored: text JSON cannot hold (lone surrogates) escaped, nesting
     beyond `MAX_STORED_DEPTH` and strings beyond `MAX_STORED_TEXT` cut, and `sanitized` saying so.
     A record that needs none of that is returned as it is."""
+    if _plainly_storable(record):
+        return record
     changes: list[str] = []
     data = _clean(record.model_dump(mode="python"), 0, changes)
     if not changes:
@@ -201,6 +203,42 @@ def storable(record: StepRecord) -> StepRecord:
     kinds = sorted(set(changes))
     data["sanitized"] = "; ".join(kinds)[:500]
     return StepRecord.model_validate(data)
+
+
+# Depth in the record's dump of the containers an agent fills freely (the rest has a fixed shape).
+ARGUMENTS_DEPTH = 4  # record -> action -> tool_calls -> call -> arguments
+INFO_DEPTH = 2  # record -> action -> info
+
+
+def _plainly_storable(record: StepRecord) -> bool:
+    """The common case, checked cheaply (one serialisation instead of a walk over the whole dump):
+    serialisable as it is (no lone surrogates), no nesting or number `_clean` would change in what
+    the agent filled freely, and too short in all for any string to be over `MAX_STORED_TEXT`."""
+    action = record.action
+    free = [(c.arguments, ARGUMENTS_DEPTH) for c in action.tool_calls] + [(action.info, INFO_DEPTH)]
+    if not all(_plain(value, depth) for value, depth in free):
+        return False
+    if action.usage is not None and action.usage.cost_usd is not None and not math.isfinite(action.usage.cost_usd):
+        return False
+    try:
+        return len(record.model_dump_json()) <= MAX_STORED_TEXT
+    except ValueError:
+        return False
+
+
+def _plain(value: Any, depth: int) -> bool:
+    """No container at `MAX_STORED_DEPTH` or deeper and no non-finite number in `value`, a value at
+    `depth` in the record's dump (iterative: the value may be nested beyond the recursion limit)."""
+    stack = [(value, depth)]
+    while stack:
+        item, at = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict | list | tuple):
+            if at >= MAX_STORED_DEPTH:
+                return False
+            stack += [(v, at + 1) for v in (item.values() if isinstance(item, dict) else item)]
+    return True
 
 
 def _clean(value: Any, depth: int, changes: list[str]) -> Any:

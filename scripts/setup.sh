@@ -52,7 +52,7 @@ fi
 if ! .venv/bin/python -c "import arena, pytest, mcp, playwright" 2>/dev/null || [ pyproject.toml -nt .venv/.installed ]; then
   say "installing the arena into .venv"
   # pip's own chatter goes to a log, shown only when the install fails.
-  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e '.[dev]'; } \
+  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e '.[dev,ray]'; } \
       >.venv/pip.log 2>&1; then
     cat .venv/pip.log >&2
     echo "installing into .venv failed (log above, also in .venv/pip.log)" >&2

@@ -13,6 +13,7 @@ worker job's per-part binding) change how calls run without the episode knowing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -59,14 +60,22 @@ class Tool:
 
     @cached_property
     def _spec(self) -> ToolSpec:
-        schema = self.args.model_json_schema()
-        schema.pop("title", None)
-        schema.setdefault("properties", {})
-        return ToolSpec(name=self.name, description=self.description, parameters=schema)
+        return tool_spec(self.name, self.description, self.args)
 
     def spec(self) -> ToolSpec:
         """The tool as agents see it; built once per tool (schemas are costly to regenerate)."""
         return self._spec
+
+
+@functools.lru_cache(maxsize=1024)
+def tool_spec(name: str, description: str, args: type[BaseModel]) -> ToolSpec:
+    """The spec of a tool, made once for every tool of that name, description and argument model:
+    families that build their tools per task (with the same models) would otherwise regenerate the
+    same JSON Schemas for every episode (about 7 ms of CPU for a dozen tools)."""
+    schema = args.model_json_schema()
+    schema.pop("title", None)
+    schema.setdefault("properties", {})
+    return ToolSpec(name=name, description=description, parameters=schema)
 
 
 @dataclass
