@@ -432,6 +432,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = _salted(restore(info.config), args)
         if args.concurrency:
             config = config.model_copy(update={"concurrency": args.concurrency})
+        if args.executor or args.ray_address:  # the cluster may have moved since the run started
+            kind = "ray" if args.ray_address else args.executor
+            executor = config.executor.model_copy(update={"kind": kind, "address": args.ray_address})
+            config = config.model_copy(update={"executor": executor})
         run_id = args.run_id
         factories = validate_config(config)
         holder = store.lease_holder(run_id)

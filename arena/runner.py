@@ -193,7 +193,7 @@ class Runner:
                 self._steps.add(self.run_id, key, attempt, step)
 
             try:
-                result = await self.executor.attempt(key, attempt, record)
+                result = await self.executor.attempt(key, attempt, record, task)
             except ContextOverflow as e:  # at the first call: no episode of this agent can work
                 raise RunStopped(f"{key.agent}: {e}") from None
             if result.termination != "infra_error" or attempt >= self.config.max_attempts:

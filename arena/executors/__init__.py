@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from arena.types import EpisodeKey, EpisodeResult
+from arena.types import EpisodeKey, EpisodeResult, Task
 from arena.wrappers import StepSink
 
 if TYPE_CHECKING:
@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 
 
 class Executor(Protocol):
-    async def attempt(self, key: EpisodeKey, attempt: int, record: StepSink) -> EpisodeResult:
-        """Play one attempt of the episode `key` to its result; infrastructure failures come back as
-        an `error` result, never as an exception."""
+    async def attempt(
+        self, key: EpisodeKey, attempt: int, record: StepSink, task: Task | None = None
+    ) -> EpisodeResult:
+        """Play one attempt of the episode `key` to its result (`task`: its task, when the caller has
+        it already); infrastructure failures come back as an `error` result, never as an exception."""
         ...
 
     async def aclose(self) -> None: ...

@@ -12,7 +12,7 @@ from arena.levels.worker import JobFamily
 from arena.protocols import Family
 from arena.registry import AgentFactory, load_family
 from arena.sandbox.pool import SandboxPool
-from arena.types import EpisodeKey, EpisodeResult
+from arena.types import EpisodeKey, EpisodeResult, Task
 from arena.wrappers import Recorder, StepSink
 
 
@@ -57,10 +57,12 @@ class LocalExecutor:
                 self.sandboxes = self._pool
         return self.sandboxes
 
-    async def attempt(self, key: EpisodeKey, attempt: int, record: StepSink) -> EpisodeResult:
+    async def attempt(
+        self, key: EpisodeKey, attempt: int, record: StepSink, task: Task | None = None
+    ) -> EpisodeResult:
         sandboxes = await self._source()
         family = self.family_for(key)
-        task = generate(family, key.seed, key.split, self.config.salt)
+        task = task or generate(family, key.seed, key.split, self.config.salt)
         labels = {"arena.run": self.run_id, "arena.episode": key.id, "arena.attempt": str(attempt)}
         try:
             async with episode_sandbox(family, sandboxes, labels) as sandbox:

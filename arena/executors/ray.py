@@ -28,7 +28,7 @@ from typing import Any
 from arena import __version__
 from arena.config import RunConfig
 from arena.errors import ConfigError, ContextOverflow
-from arena.types import EpisodeKey, EpisodeResult, StepRecord
+from arena.types import EpisodeKey, EpisodeResult, StepRecord, Task
 from arena.wrappers import StepSink
 
 CANCEL_WAIT = 30.0  # how long an interrupted attempt waits for its worker to close the sandbox
@@ -84,7 +84,9 @@ class RayExecutor:
         self._keys = forwarded_keys(validate_agents(config).values())
         self._task = self._ray.remote(play_attempt).options(num_cpus=cpus, max_retries=0, retry_exceptions=False)
 
-    async def attempt(self, key: EpisodeKey, attempt: int, record: StepSink) -> EpisodeResult:
+    async def attempt(
+        self, key: EpisodeKey, attempt: int, record: StepSink, task: Task | None = None
+    ) -> EpisodeResult:  # the task is made again on the worker: tasks stay off the wire
         keys = {name: os.environ[name] for name in self._keys if os.environ.get(name)}
         stream = self._task.remote(self._config_data, self.run_id, key.model_dump(), attempt, keys,
                                    self.config.salt, __version__)
