@@ -53,3 +53,9 @@ def docker_images(need_docker: None) -> None:
     from arena.images import build_images
 
     build_images(log=lambda *a, **k: None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The real-model check runs beside the suite (scripts/test.sh): its test goes last, so the suite
+    uses the other core meanwhile instead of waiting for it."""
+    items.sort(key=lambda item: "test_real_model" in item.nodeid)
