@@ -363,13 +363,13 @@ async def check_subgoal_prefixes(family: Family, task: Task, config: SandboxConf
                 if not _goal_failures(result, goals):
                     raise _fail(family, f"task {task.id}, after the reference steps of subgoals 1-{i + 1}",
                                 f"subgoal {following.name!r} is met already: it is no intermediate goal of its own")
-            else:  # the episode is over: graded as after an episode
+            else:  # the episode is over: graded as after an episode (no agent command may follow)
+                if family.image is not None:
+                    await _check_nothing_outside(family, task, base)
                 result = await grade(family, task, world, state, final=True)
                 if not result.success:
                     raise _fail(family, f"task {task.id}, the whole reference",
                                 f"does not succeed: {_goal_failures(result, [c.name for c in result.checks])}")
-        if family.image is not None:
-            await _check_nothing_outside(family, task, base)
     finally:
         await base.close()
 
