@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from arena.errors import ConfigError
 from arena.registry import AGENT_SCHEMES, AGENTS, FAMILIES, load_family
@@ -66,22 +67,24 @@ def print_task(
     if as_json:
         console.print_json(task.model_dump_json())
         return
-    console.rule(f"[bold]{task.id}[/bold]  template {task.template}, difficulty {task.difficulty}, "
-                 f"~{task.human_minutes:g} human minutes")
+    # Everything a family or a user wrote is shown as plain text, never read as Rich markup or emoji.
+    def line(label: str, text: str) -> Text:
+        return Text.assemble((label, "bold"), text)
+
+    console.rule(Text.assemble((task.id, "bold"), f"  template {task.template}, difficulty {task.difficulty}, "
+                               f"~{task.human_minutes:g} human minutes"))
     for i, text in enumerate(task.instructions):
-        console.print(f"[bold]instruction {i}[/bold]", style="cyan")
-        console.print(text, markup=False, highlight=False)
+        console.print(Text(f"instruction {i}", style="bold cyan"))
+        console.print(Text(text), highlight=False)
     if task.subgoals:
-        console.print("[bold]subgoals[/bold]")
+        console.print(Text("subgoals", style="bold"))
         for g in task.subgoals:
-            console.print(f"  - {g.name}: {g.description}" + (f"  (checks: {', '.join(g.checks)})" if g.checks else ""),
-                          markup=False)
+            console.print(Text(f"  - {g.name}: {g.description}" + (f"  (checks: {', '.join(g.checks)})"
+                                                                   if g.checks else "")))
     tools = [t.spec() for t in family.tools(task)]
-    console.print("[bold]tools[/bold]: " + ", ".join([t.name for t in tools] + ["submit"]))
+    console.print(line("tools", ": " + ", ".join([t.name for t in tools] + ["submit"])))
     lim = task.limits
-    console.print(
-        f"[bold]limits[/bold]: {lim.max_steps} steps, {lim.max_seconds:g}s, tool timeout {lim.tool_timeout:g}s"
-    )
+    console.print(line("limits", f": {lim.max_steps} steps, {lim.max_seconds:g}s, tool timeout {lim.tool_timeout:g}s"))
     if task.files:
-        console.print(f"[bold]files[/bold]: {len(task.files)} ({', '.join(list(task.files)[:8])}"
-                      + (", …" if len(task.files) > 8 else "") + ")", markup=False)
+        shown = ", ".join(list(task.files)[:8]) + (", …" if len(task.files) > 8 else "")
+        console.print(line("files", f": {len(task.files)} ({shown})"))

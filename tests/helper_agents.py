@@ -125,3 +125,14 @@ class TwoStepGreeting(GreetingFamily):
                      subgoal="file"),
             ToolCall(name="write_file", arguments={"path": "signature.txt", "content": "Regards"}, subgoal="signed"),
         ]
+
+
+class MarkupFamily(GreetingFamily):
+    """A family whose text looks like Rich markup and emoji codes: it must be shown as written."""
+
+    name = "markup"
+
+    def generate(self, seed: int, split: str) -> Task:
+        task = super().generate(seed, split)
+        text = "Write [bold]it[/bold] :ok: into greeting.txt [/]"
+        return task.model_copy(update={"family": self.name, "template": "[red]greet[/red]", "instructions": [text] * 3})

@@ -74,3 +74,11 @@ def test_model_comparison_report_has_tokens_and_cost(tmp_path: Path) -> None:
 def test_report_of_missing_db_names_the_fix(tmp_path: Path) -> None:
     result = arena("report", "--db", str(tmp_path / "none.db"))
     assert result.returncode == 2 and "arena run" in result.stderr
+
+
+def test_user_text_is_never_read_as_markup() -> None:
+    proc = subprocess.run([sys.executable, "-m", "arena.cli", "show-task", "tests.helper_agents:MarkupFamily"],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Write [bold]it[/bold] :ok: into greeting.txt [/]" in proc.stdout
+    assert "[red]greet[/red]" in proc.stdout
