@@ -18,7 +18,7 @@ from arena.config import LimitOverrides, RunConfig, generate, new_run_id, restor
 from arena.config import stored_config as _stored_config
 from arena.errors import ConfigError, ContextOverflow, StoreError
 from arena.executors import Executor, make_executor
-from arena.protocols import Family
+from arena.levels import PlayedFamilies
 from arena.registry import AgentFactory, agent_factory, load_family
 from arena.sandbox import check_config
 from arena.store import Store
@@ -90,8 +90,7 @@ class Runner:
         self.run_id = run_id
         self.config = config
         self.on_done = on_done
-        self.families: dict[str, Family] = {name: load_family(name) for name in config.families}
-        self.jobs: dict[str, Family] = {}
+        self.played = PlayedFamilies(config.families, salt=config.salt)
         self.factories = factories or validate_agents(config)
         self.executor = executor or make_executor(config, run_id, self.factories)
         self._slots = asyncio.Semaphore(config.concurrency)
@@ -160,20 +159,10 @@ class Runner:
                 "fix the cause, then `arena run --resume --retry-errors --run-id " + self.run_id + "`"
             )
 
-    def family_for(self, key: EpisodeKey) -> Family:
-        """The family an episode plays: the key's family, or for `worker` a job built around it."""
-        if key.level != "worker":
-            return self.families[key.family]
-        if key.family not in self.jobs:
-            from arena.levels.worker import JobFamily
-
-            self.jobs[key.family] = JobFamily(key.family, self.config.families, salt=self.config.salt)
-        return self.jobs[key.family]
-
     async def _episode(self, key: EpisodeKey) -> None:
         async with self._slots:
             # Generated once a slot is free, so a long plan never holds more tasks than are in flight.
-            task = generate(self.family_for(key), key.seed, key.split, self.config.salt)
+            task = generate(self.played[key], key.seed, key.split, self.config.salt)
             try:
                 result = await self._attempts(key, task)
             except asyncio.CancelledError:

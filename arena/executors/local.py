@@ -7,10 +7,9 @@ from arena.attempt import OneOff, SandboxSource, episode_sandbox, infra_result, 
 from arena.config import RunConfig, generate
 from arena.errors import ContextOverflow, InfraError
 from arena.integrity import TamperEvident, fingerprint, packages_of
-from arena.levels import build_episode
+from arena.levels import PlayedFamilies, build_episode
 from arena.levels.worker import JobFamily
-from arena.protocols import Family
-from arena.registry import AgentFactory, load_family
+from arena.registry import AgentFactory
 from arena.sandbox.pool import SandboxPool
 from arena.types import EpisodeKey, EpisodeResult, Task
 from arena.wrappers import Recorder, StepSink
@@ -26,20 +25,12 @@ class LocalExecutor:
         self.factories = factories
         self.sandboxes = sandboxes
         self._pool: SandboxPool | None = None
-        self.families: dict[str, Family] = {name: load_family(name) for name in config.families}
-        self.jobs: dict[str, Family] = {}
+        self.played = PlayedFamilies(config.families, salt=config.salt)
+        self.families = self.played.families
         # User classes run in the arena's process: make any change they make to its code visible.
         self.in_process = {label for label, f in factories.items() if getattr(f, "threaded", False)}
         self.watched = packages_of(list(self.families.values()))
         self.baseline = fingerprint(self.watched) if self.in_process else {}
-
-    def family_for(self, key: EpisodeKey) -> Family:
-        """The family an episode plays: the key's family, or for `worker` a job built around it."""
-        if key.level != "worker":
-            return self.families[key.family]
-        if key.family not in self.jobs:
-            self.jobs[key.family] = JobFamily(key.family, self.config.families, salt=self.config.salt)
-        return self.jobs[key.family]
 
     async def _source(self) -> SandboxSource:
         """Warm sandboxes for the run (a pool sized from its concurrency), started on first use."""
@@ -61,7 +52,7 @@ class LocalExecutor:
         self, key: EpisodeKey, attempt: int, record: StepSink, task: Task | None = None
     ) -> EpisodeResult:
         sandboxes = await self._source()
-        family = self.family_for(key)
+        family = self.played[key]
         task = task or generate(family, key.seed, key.split, self.config.salt)
         labels = {"arena.run": self.run_id, "arena.episode": key.id, "arena.attempt": str(attempt)}
         try:

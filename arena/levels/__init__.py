@@ -18,7 +18,7 @@ from arena.levels.copilot import Copilot, CopilotConfig
 from arena.protocols import EpisodeEnv, Family, Sandbox
 from arena.tools import Toolbox, ToolboxWrapper
 from arena.tools.faults import FaultConfig, FaultyToolbox, schedule_seed
-from arena.types import Level, Limits, Task
+from arena.types import EpisodeKey, Level, Limits, Task
 from arena.wrappers import with_limits
 
 LEVELS: tuple[Level, ...] = ("copilot", "agent", "worker")
@@ -32,6 +32,28 @@ class LevelConfig(BaseModel):
 
     copilot: CopilotConfig = Field(default_factory=CopilotConfig)
     worker_fault_rate: float = Field(WORKER_FAULT_RATE, ge=0.0, le=1.0)
+
+
+class PlayedFamilies:
+    """The families a run's episodes play: the key's family, or for `worker` a job built around it
+    (drawing its other parts from the run's families, generated with the run's salt)."""
+
+    def __init__(self, names: list[str], *, salt: str | None = None) -> None:
+        from arena.registry import load_family
+
+        self.names = list(names)
+        self.salt = salt
+        self.families: dict[str, Family] = {name: load_family(name) for name in names}
+        self.jobs: dict[str, Family] = {}
+
+    def __getitem__(self, key: EpisodeKey) -> Family:
+        if key.level != "worker":
+            return self.families[key.family]
+        if key.family not in self.jobs:
+            from arena.levels.worker import JobFamily
+
+            self.jobs[key.family] = JobFamily(key.family, self.names, salt=self.salt)
+        return self.jobs[key.family]
 
 
 def default_fault_rate(level: Level, config: LevelConfig | None = None) -> float:
@@ -73,4 +95,6 @@ def build_episode(
     return with_limits(env, limits)
 
 
-__all__ = ["LEVELS", "Copilot", "CopilotConfig", "LevelConfig", "build_episode", "default_fault_rate"]
+__all__ = [
+    "LEVELS", "Copilot", "CopilotConfig", "LevelConfig", "PlayedFamilies", "build_episode", "default_fault_rate",
+]

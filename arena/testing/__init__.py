@@ -27,6 +27,7 @@ from arena.testing.family_check import (
     check_family,
     replay,
 )
+from arena.testing.runs import run_to_end
 
 __all__ = [
     "FAULT_MARK",
@@ -48,6 +49,7 @@ __all__ = [
     "render_text_action",
     "render_tool_calls",
     "replay",
+    "run_to_end",
     "scripted_chat_server",
     "validate_transcript",
 ]

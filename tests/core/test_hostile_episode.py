@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sqlite3
@@ -18,9 +17,9 @@ from arena.agents.scripted import ScriptedAgent
 from arena.config import RunConfig
 from arena.episode import run_episode
 from arena.errors import StoreError
-from arena.runner import Runner, stored_config, validate_config
 from arena.sandbox import SandboxConfig, open_sandbox
 from arena.store import Store
+from arena.testing import run_to_end
 from arena.types import Action, Limits, StepRecord, TaskView, ToolCall
 from tests.conftest import require
 from tests.minimal_family import GreetingFamily
@@ -35,11 +34,7 @@ def run_config(agents: list[str], **extra: object) -> RunConfig:
 
 
 def execute(config: RunConfig, db: Path | str = ":memory:", run_id: str = "r") -> Store:
-    store = Store(db)
-    factories = validate_config(config)
-    store.create_run(run_id, stored_config(config, factories), config.plan())
-    asyncio.run(Runner(store, run_id, config, factories=factories).run())
-    return store
+    return run_to_end(config, db=db, run_id=run_id)
 
 
 # ---------------------------------------------------------------- time, serialisation

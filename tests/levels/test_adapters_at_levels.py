@@ -3,7 +3,6 @@ side: the level's tools and notes reach them through the normal tool list and ob
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shlex
 from pathlib import Path
@@ -15,20 +14,15 @@ import arena.environments  # noqa: F401  (registers arena/<family>-v0)
 from arena.config import RunConfig
 from arena.levels.worker import JobFamily
 from arena.registry import load_family
-from arena.runner import Runner, stored_config, validate_config
 from arena.store import Store
-from arena.testing import ReplayPolicy, ScriptedChatServer
+from arena.testing import ReplayPolicy, ScriptedChatServer, run_to_end
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = {"backoff": 0.01, "max_backoff": 0.05, "timeout": 5.0, "max_retries": 2}
 
 
 def run(config: RunConfig) -> Store:
-    store = Store(":memory:")
-    factories = validate_config(config)
-    store.create_run("r", stored_config(config, factories), config.plan())
-    asyncio.run(Runner(store, "r", config, factories=factories).run())
-    return store
+    return run_to_end(config)
 
 
 def solution_of(level: str, seed: int) -> ReplayPolicy:

@@ -3,15 +3,13 @@ difference between an agent that retries a transient failure and one that does n
 
 from __future__ import annotations
 
-import asyncio
-
 from arena.agents.oracle import OracleAgent
 from arena.agents.scripted import ScriptedAgent
 from arena.config import RunConfig
 from arena.episode import run_episode
-from arena.runner import Runner, stored_config, validate_config
 from arena.sandbox import SandboxConfig, open_sandbox
 from arena.store import Store
+from arena.testing import run_to_end
 from arena.tools.faults import FaultConfig, fault_at, schedule_seed
 from arena.types import Action, EpisodeResult, StepRecord
 from tests.minimal_family import GreetingFamily
@@ -87,11 +85,7 @@ async def test_partial_empty_and_latency_faults_run_the_tool_and_say_so() -> Non
 
 
 def run(config: RunConfig, run_id: str = "r") -> Store:
-    store = Store(":memory:")
-    factories = validate_config(config)
-    store.create_run(run_id, stored_config(config, factories), config.plan())
-    asyncio.run(Runner(store, run_id, config, factories=factories).run())
-    return store
+    return run_to_end(config, run_id=run_id)
 
 
 def schedules(store: Store) -> dict[tuple[int, int], list[str | None]]:

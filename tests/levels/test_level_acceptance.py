@@ -4,21 +4,15 @@ stays at the floor."""
 
 from __future__ import annotations
 
-import asyncio
-
 from arena.config import RunConfig
-from arena.runner import Runner, stored_config, validate_config
 from arena.store import Store
+from arena.testing import run_to_end
 
 POOL = ["files", "data", "helpdesk", "web"]
 
 
 def run(config: RunConfig) -> Store:
-    store = Store(":memory:")
-    factories = validate_config(config)
-    store.create_run("acceptance", stored_config(config, factories), config.plan())
-    asyncio.run(Runner(store, "acceptance", config, factories=factories).run())
-    return store
+    return run_to_end(config, run_id="acceptance")
 
 
 def failures(store: Store, agent: str = "oracle") -> list[tuple[str, str | None, list[str]]]:

@@ -12,9 +12,9 @@ from arena.agents.scripted import ScriptedAgent
 from arena.config import RunConfig
 from arena.episode import run_episode
 from arena.levels.worker import JobFamily
-from arena.runner import Runner, stored_config, validate_config
 from arena.sandbox import SandboxConfig, open_sandbox
 from arena.store import Store
+from arena.testing import run_to_end
 from arena.types import Action, ToolCall
 
 POOL = ["files", "data", "helpdesk", "web"]
@@ -90,11 +90,7 @@ async def test_a_part_works_in_its_own_folder(primary: str, need_bwrap: None) ->
 
 
 def run(config: RunConfig) -> Store:
-    store = Store(":memory:")
-    factories = validate_config(config)
-    store.create_run("r", stored_config(config, factories), config.plan())
-    asyncio.run(Runner(store, "r", config, factories=factories).run())
-    return store
+    return run_to_end(config)
 
 
 def test_worker_faults_are_on_by_default_and_parts_are_reported(need_bwrap: None) -> None:
