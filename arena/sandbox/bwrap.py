@@ -320,6 +320,10 @@ class BwrapSandbox(ServedSandbox):
             if code == jail.CGROUP_JOIN_FAILED:
                 raise SandboxError(f"the bwrap jail could not join its cgroup: {said}") from e
             raise SandboxError(_explain_failure(said or str(e), code)) from e
+        except BaseException:  # cancelled (a pool drained mid-start): the jail goes now, not later
+            served.kill()
+            await asyncio.shield(served.close())
+            raise
         return served
 
     async def _start_agent(self) -> None:

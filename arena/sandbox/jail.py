@@ -181,9 +181,14 @@ async def spawn(
     loop = asyncio.get_running_loop()
     info: asyncio.Future[dict] = loop.create_future()
     reader = asyncio.StreamReader()
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(info_r, "rb", buffering=0)
-    )
+    try:
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(info_r, "rb", buffering=0)
+        )
+    except BaseException:  # cancelled: no jail may outlive its start
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        raise
 
     async def read_info() -> None:
         try:

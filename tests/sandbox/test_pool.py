@@ -4,13 +4,15 @@ never one another episode used; leaving the pool, even by cancellation, removes 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
+from pathlib import Path
 
 import pytest
 
 from arena.errors import SandboxError
 from arena.images import BASE_IMAGE
-from arena.sandbox import SandboxConfig, records
+from arena.sandbox import SandboxConfig, open_sandbox, records
 from arena.sandbox.docker import MANAGED_LABEL, connect
 from arena.sandbox.pool import SandboxPool
 from tests.sandbox.conftest import KINDS, need
@@ -90,3 +92,36 @@ async def test_a_start_failure_reaches_the_episode(request: pytest.FixtureReques
     assert leftovers(run) == 0
     with pytest.raises(SandboxError, match="not open"):
         await pool.open(image=BASE_IMAGE, labels={})
+
+
+def live_children() -> set[str]:
+    """Our child processes that are still running (not zombies), as `pid comm`."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[1]) == os.getpid() and stat[0] != "Z":
+                found.add(f"{entry} {Path(f'/proc/{entry}/comm').read_text().strip()}")
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_start_cancelled_at_any_point_leaves_nothing_running(request: pytest.FixtureRequest, kind: str) -> None:
+    """A pool drained while it starts sandboxes cancels those starts: each must take its jail or
+    container with it at once, wherever the cancellation lands."""
+    need(request, kind)
+    run = f"pytest-pool-{uuid.uuid4().hex[:8]}"
+    config = SandboxConfig(kind=kind)
+    await (await open_sandbox(config, image=BASE_IMAGE, labels={"arena.run": run})).close()
+    before = live_children()  # what stays for the whole run (the sandboxes' watchdog)
+    for delay in [i * 0.004 for i in range(25)] if kind == "bwrap" else [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]:
+        task = asyncio.ensure_future(open_sandbox(config, image=BASE_IMAGE, labels={"arena.run": run}))
+        await asyncio.sleep(delay)
+        task.cancel()
+        done = (await asyncio.gather(task, return_exceptions=True))[0]
+        if not isinstance(done, BaseException):  # it was up before the cancellation came
+            await done.close()
+        assert live_children() == before, f"cancelled after {delay:.3f} s"
+    assert leftovers(run) == 0
