@@ -10,7 +10,7 @@ from arena.integrity import TamperEvident, fingerprint, packages_of
 from arena.levels import PlayedFamilies, build_episode
 from arena.levels.worker import JobFamily
 from arena.registry import AgentFactory
-from arena.sandbox.pool import SandboxPool
+from arena.sandbox.pool import SandboxPool, pool_size
 from arena.types import EpisodeKey, EpisodeResult, Task
 from arena.wrappers import Recorder, StepSink
 
@@ -42,7 +42,7 @@ class LocalExecutor:
                 if "worker" in self.config.levels and any(f.image for f in self.families.values()):
                     images = sorted({*images, *(JobFamily(n, self.config.families).image or "" for n in
                                                 self.config.families)} - {""})
-                self._pool = SandboxPool(self.config.sandbox, size=self.config.concurrency,
+                self._pool = SandboxPool(self.config.sandbox, size=pool_size(self.config.concurrency),
                                          labels={"arena.run": self.run_id}, images=images)
                 await self._pool.__aenter__()
                 self.sandboxes = self._pool

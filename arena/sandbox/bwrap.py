@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 
 from arena.errors import SandboxError, WorldBroken
 from arena.sandbox import SandboxConfig, cgroups, disk, jail, records
-from arena.sandbox.channel import Channel, ChannelError, server_command, stream_source
+from arena.sandbox.channel import Channel, ChannelError, compiled_server, server_command, stream_source
 from arena.sandbox.served import (
     FILE_TIMEOUT,
     GRADING_BYTES,
@@ -144,6 +144,7 @@ class BwrapSandbox(ServedSandbox):
             )
         if not os.access(PYTHON, os.X_OK):
             raise SandboxError(f"cannot start a bwrap sandbox: {PYTHON} not found (`apt-get install python3`)")
+        compiled_server(PYTHON)  # made once, here in a thread rather than in the event loop
         record = records.new_record("bwrap", labels)
         sandbox: BwrapSandbox | None = None
         try:
@@ -285,7 +286,7 @@ class BwrapSandbox(ServedSandbox):
 
     async def _launch(self, options: list[str], config: dict[str, Any], files: dict[str, bytes],
                       uid: int | None, group: cgroups.Cgroup | None) -> _Served:  # fmt: skip
-        argv, preamble = server_command(PYTHON, config)
+        argv, preamble = server_command(PYTHON, config, compiled=True)
         started = await jail.spawn(
             options,
             argv,
@@ -408,29 +409,35 @@ class BwrapSandbox(ServedSandbox):
             await self._stop_agent("the sandbox was graded: its agent processes are stopped for good")
         else:
             frozen = await self._freeze()
+        # The grading jail starts on the first call through the view: a family that grades from
+        # the episode's state alone (an answer, a transcript) never pays for it.
+        served: _Served | None = None
+        scratch = f"{GRADING_DIR}/{secrets.token_hex(8)}"
+        starting = asyncio.Lock()
+
+        async def call(header: dict[str, Any], body: bytes, timeout: float) -> tuple[dict[str, Any], bytes]:
+            nonlocal served
+            async with starting:
+                if served is None:
+                    grader = await self._grader_served()
+                    mkdir = {"op": "mkdir", "path": scratch, "owner": "grader", "mode": 0o700}
+                    made, _ = await _grader_call(grader, mkdir, b"", FILE_TIMEOUT)
+                    if "errno" in made:
+                        raise SandboxError(f"cannot make the graders' scratch directory: {made.get('message')}")
+                    served = grader
+            return await _grader_call(served, header, body, timeout)
+
         try:
-            served = await self._grader_served()
-
-            async def call(header: dict[str, Any], body: bytes, timeout: float) -> tuple[dict[str, Any], bytes]:
-                try:
-                    return await served.channel.call(header, body, timeout=timeout)
-                except ChannelError as e:
-                    raise SandboxError(f"the bwrap grading jail failed: {e}") from e
-
-            scratch = f"{GRADING_DIR}/{secrets.token_hex(8)}"
-            mkdir = {"op": "mkdir", "path": scratch, "owner": "grader", "mode": 0o700}
-            header, _ = await call(mkdir, b"", FILE_TIMEOUT)
-            if "errno" in header:
-                raise SandboxError(f"cannot make the graders' scratch directory: {header.get('message')}")
-            try:
-                yield ServedGradingView(call, workdir=WORKDIR, scratch=scratch, config=self.config)
-            finally:
-                with contextlib.suppress(SandboxError):  # nothing of this grading stays behind
-                    await call({"op": "kill_uid", "role": "root"}, b"", FILE_TIMEOUT)
-                    await call({"op": "rmtree", "path": scratch}, b"", FILE_TIMEOUT)
+            yield ServedGradingView(call, workdir=WORKDIR, scratch=scratch, config=self.config)
         finally:
-            if frozen:
-                await self._thaw()
+            try:
+                if served is not None:
+                    with contextlib.suppress(SandboxError):  # nothing of this grading stays behind
+                        await _grader_call(served, {"op": "kill_uid", "role": "root"}, b"", FILE_TIMEOUT)
+                        await _grader_call(served, {"op": "rmtree", "path": scratch}, b"", FILE_TIMEOUT)
+            finally:
+                if frozen:
+                    await self._thaw()
 
     async def _stop_agent(self, why: str) -> None:
         async with self._lock:
@@ -486,6 +493,15 @@ class BwrapSandbox(ServedSandbox):
         if record.data.get("mount"):
             disk.unmount(record.directory)
         records.remove_tree(record.directory)
+
+
+async def _grader_call(
+    served: _Served, header: dict[str, Any], body: bytes, timeout: float
+) -> tuple[dict[str, Any], bytes]:
+    try:
+        return await served.channel.call(header, body, timeout=timeout)
+    except ChannelError as e:
+        raise SandboxError(f"the bwrap grading jail failed: {e}") from e
 
 
 def _signal_namespace(namespace: int, sig: int, until_stopped: bool) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import struct
+import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -41,11 +43,41 @@ class ChannelTimeout(ChannelError):
 BOOTSTRAP = "import os,sys;n=int(sys.argv[1]);b=b''\nwhile len(b)<n:b+=os.read(0,n-len(b))or sys.exit(3)\nexec(b)"
 
 
-def server_command(python: str, config: dict[str, Any]) -> tuple[list[str], bytes]:
+# The same, for a server compiled ahead of time by the interpreter that runs it: its code object
+# (marshal) follows the config line, and no start pays for compiling the source again.
+BOOTSTRAP_COMPILED = (
+    "import os,sys,marshal;n=int(sys.argv[1]);b=b''\nwhile len(b)<n:b+=os.read(0,n-len(b))or sys.exit(3)\n"
+    "c,_,b=b.partition(b'\\n');exec(marshal.loads(b),{'__name__':'__main__','CONFIG_JSON':c.decode()})"
+)
+
+
+def server_command(python: str, config: dict[str, Any], *, compiled: bool = False) -> tuple[list[str], bytes]:
     """How to start the server (isolated interpreter flags: nothing in the environment or the
-    current directory configures it), and what to send it first (`Channel(preamble=...)`)."""
-    payload = f"CONFIG_JSON = {json.dumps(config)!r}\n{SERVER_SOURCE}".encode()
-    return [python, "-I", "-S", "-B", "-c", BOOTSTRAP, str(len(payload))], payload
+    current directory configures it), and what to send it first (`Channel(preamble=...)`).
+    `compiled`: send the server as code compiled by `python` (a host path: the sandbox runs the
+    host's interpreter), if it can compile it."""
+    code = compiled_server(python) if compiled else None
+    if code is None:
+        payload = f"CONFIG_JSON = {json.dumps(config)!r}\n{SERVER_SOURCE}".encode()
+        return [python, "-I", "-S", "-B", "-c", BOOTSTRAP, str(len(payload))], payload
+    payload = json.dumps(config).encode() + b"\n" + code
+    return [python, "-I", "-S", "-B", "-c", BOOTSTRAP_COMPILED, str(len(payload))], payload
+
+
+@functools.cache
+def compiled_server(python: str) -> bytes | None:
+    """The server's code object as `python` marshals it (marshal's format is the interpreter's
+    own), made once per arena process; None if that interpreter cannot run here."""
+    script = (
+        "import marshal,sys;"
+        "sys.stdout.buffer.write(marshal.dumps(compile(sys.stdin.buffer.read(),'execserver','exec')))"
+    )
+    try:
+        done = subprocess.run([python, "-I", "-S", "-B", "-c", script], input=SERVER_SOURCE.encode(),
+                              capture_output=True, timeout=60, env={}, cwd="/")  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 and done.stdout else None
 
 
 def frame(header: dict[str, Any], body: bytes = b"") -> bytes:

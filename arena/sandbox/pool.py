@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import weakref
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -28,6 +29,12 @@ from arena.sandbox import SandboxConfig, check_config, open_sandbox
 log = logging.getLogger("arena.sandbox")
 RETRY_AFTER = 1.0  # after a failed start, before the filler tries again
 MAX_PARALLEL_STARTS = 4  # a pool does not flood the daemon (or the CPU) with starts
+
+
+def pool_size(concurrency: int) -> int:
+    """Warm sandboxes for a run of `concurrency` episodes at once: one per slot, and a few more
+    so that starts overlap (a short episode would otherwise wait for the one start behind it)."""
+    return concurrency + min(MAX_PARALLEL_STARTS, os.cpu_count() or 1) if concurrency > 0 else 0
 
 
 class SandboxPool:
