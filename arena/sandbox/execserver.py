@@ -3,7 +3,7 @@ operations, sent down one pipe (or Docker attach stream) as length-prefixed fram
 
 It runs with the sandbox's own interpreter (`python3 -I -S -B`, its source and config sent down
 its input first: see `channel.server_command`), so it must use only the standard library and run
-on any Python from 3.9. One thread, one `selectors` loop:
+on any Python from 3.9. One thread, one epoll loop:
 commands run concurrently, each in its own session, with its output capped and its time bounded;
 a timeout kills the command's whole process tree (its process group, its session and every
 descendant, stopped first so none can fork away) and nothing else.
@@ -24,19 +24,72 @@ The server's first frame is a hello; after that every reply carries the id of it
 End of input ends the server (and, in root mode, every process it started, and the container).
 """
 
-import contextlib
 import errno
-import json
 import os
-import selectors
-import signal
+import select
 import stat
 import struct
-import subprocess
 import sys
 import time
 
-CONFIG = json.loads(globals().get("CONFIG_JSON", "{}"))
+# What this server imports is most of its start, and a jail starts one per episode: so no
+# `subprocess` where posix_spawn does (it is imported only to run a command as another uid), no
+# `signal` (its enums) and no `json` (its `re`) where their C halves do the same work.
+try:
+    import _signal as signal
+except ImportError:  # not CPython
+    import signal
+
+
+def _c_json():
+    import _json
+
+    class Context:  # what json.JSONDecoder hands its C scanner
+        strict = True
+        object_hook = object_pairs_hook = None
+        parse_float, parse_int, parse_constant = float, int, float
+        memo = {}
+
+    scan = _json.make_scanner(Context())
+    encode = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ":", ",", False, False, True)
+
+    def loads(text):
+        text = text.decode() if isinstance(text, (bytes, bytearray)) else text
+        try:
+            value, end = scan(text, 0)
+        except StopIteration:
+            raise ValueError("not JSON") from None
+        if text[end:].strip():
+            raise ValueError("extra data after JSON")
+        return value
+
+    def dumps(value):
+        return "".join(encode(value, 0))
+
+    if loads(dumps({"a": [1, 2.5, None, True, "\u00e9\n"]})) != {"a": [1, 2.5, None, True, "\u00e9\n"]}:
+        raise ValueError("the C json functions do not round-trip")
+    return loads, dumps
+
+
+try:
+    json_loads, json_dumps = _c_json()
+except (ImportError, AttributeError, TypeError, ValueError):  # another interpreter: the module
+    from json import dumps as json_dumps
+    from json import loads as json_loads
+
+
+class suppress:
+    def __init__(self, *errors):
+        self.errors = errors
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        return kind is not None and issubclass(kind, self.errors)
+
+
+CONFIG = json_loads(globals().get("CONFIG_JSON", "{}"))
 MODE = CONFIG.get("mode", "agent")
 WORKDIR = CONFIG.get("workdir", "/work")
 USERS = {name: tuple(ids) for name, ids in CONFIG.get("users", {}).items()}  # role -> (uid, gid)
@@ -47,13 +100,50 @@ LINGER = 0.25  # after a command exits, how long its output pipes may stay open 
 MAX_FRAME = 1 << 31
 HEAD = struct.Struct(">II")
 
-sel = selectors.DefaultSelector()
+EVENT_READ, EVENT_WRITE = select.EPOLLIN, select.EPOLLOUT
+
+
+class Key:
+    __slots__ = ("data", "fd")
+
+    def __init__(self, fd, data):
+        self.fd, self.data = fd, data
+
+
+class Selector:
+    """The part of `selectors.EpollSelector` this server uses (the module pulls in collections)."""
+
+    def __init__(self):
+        self.epoll = select.epoll()
+        self.keys = {}
+
+    def register(self, fd, events, data):
+        if fd in self.keys:
+            raise KeyError(f"{fd} is already registered")
+        self.epoll.register(fd, events)
+        self.keys[fd] = Key(fd, data)
+
+    def modify(self, fd, events, data):
+        self.epoll.modify(fd, events)
+        self.keys[fd].data = data
+
+    def unregister(self, fd):
+        del self.keys[fd]
+        with suppress(OSError):  # already closed: epoll forgot it by itself
+            self.epoll.unregister(fd)
+
+    def select(self, timeout=None):
+        ready = self.epoll.poll(-1 if timeout is None else max(timeout, 0.0))
+        return [(self.keys[fd], events) for fd, events in ready if fd in self.keys]
+
+
+sel = Selector()
 commands = {}  # request id -> Command
 lingering = []  # pipes left open by processes a finished command left behind: read and dropped
 
 
 def send(header, body=b""):
-    data = json.dumps(header).encode()
+    data = json_dumps(header).encode()
     frame = HEAD.pack(len(data), len(body)) + data
     if len(body) < 65536:
         write_all(frame + body)
@@ -100,7 +190,7 @@ def alive(entry):
 
 def signal_all(pids, sig):
     for pid in pids:
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             os.kill(pid, sig)
 
 
@@ -193,6 +283,69 @@ class Capped:
         return b"".join(self.chunks)
 
 
+def find_program(name, env):
+    """`name` as exec would run it, searched on the command's own PATH (as subprocess does)."""
+    if "/" in name:
+        return name
+    for directory in os.get_exec_path(env):
+        path = os.path.join(directory, name)
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    raise FileNotFoundError(errno.ENOENT, "No such file or directory", name)
+
+
+class Spawned:
+    """What a command needs of `subprocess.Popen`, by posix_spawn (a vfork and an exec): the
+    command in a session of its own, in `cwd`, with only its three pipes open and the signals
+    Python ignores (SIGPIPE, SIGXFSZ) back to their defaults."""
+
+    def __init__(self, argv, *, stdin, cwd, env):
+        ours, theirs = [], []  # pipe ends: ours stay here, theirs go to the child and close here
+        try:
+            if stdin:
+                child_in, parent_in = os.pipe()
+                ours.append(parent_in)
+            else:
+                child_in = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            theirs.append(child_in)
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            ours += [out_r, err_r]
+            theirs += [out_w, err_w]
+            actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(theirs)]
+            os.chdir(cwd)  # posix_spawn has no cwd of its own; this server has one thread
+            try:
+                program = find_program(argv[0], env)
+                self.pid = os.posix_spawn(program, argv, env, file_actions=actions, setsid=True,
+                                          setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))  # fmt: skip
+            except OSError as e:
+                e.filename = e.filename or argv[0]
+                raise
+            finally:
+                os.chdir("/")
+        except BaseException:
+            for fd in ours:
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        self.stdin = os.fdopen(parent_in, "wb", buffering=0) if stdin else None
+        self.stdout = os.fdopen(out_r, "rb", buffering=0)
+        self.stderr = os.fdopen(err_r, "rb", buffering=0)
+        self.returncode = None
+
+    def poll(self):
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = self.pid, 255 << 8
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
 class Command:
     def __init__(self, req, stdin_data):
         self.id = req["id"]
@@ -206,40 +359,45 @@ class Command:
         self.returncode = None
         self.pipes = {}
         self.stdin_data = memoryview(stdin_data) if req.get("stdin") else None
-        kwargs = {}
-        if MODE == "root" and self.role in USERS:
-            uid, gid = USERS[self.role]
-            kwargs = {"user": uid, "group": gid, "extra_groups": []}
         env = dict(ENV)
         env.update(HOMES.get(self.role, {}))
         env.update(req.get("env") or {})
-        self.proc = subprocess.Popen(
-            req["argv"],
-            stdin=subprocess.PIPE if self.stdin_data is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=req.get("cwd") or WORKDIR,
-            env=env,
-            start_new_session=True,
-            close_fds=True,
-            **kwargs,
-        )
+        cwd = req.get("cwd") or WORKDIR
+        if MODE == "root" and self.role in USERS:
+            import subprocess
+
+            uid, gid = USERS[self.role]
+            self.proc = subprocess.Popen(
+                req["argv"],
+                stdin=subprocess.PIPE if self.stdin_data is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+                user=uid,
+                group=gid,
+                extra_groups=[],
+            )
+        else:
+            self.proc = Spawned(req["argv"], stdin=self.stdin_data is not None, cwd=cwd, env=env)
         for stream, sink in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
             fd = stream.fileno()
             os.set_blocking(fd, False)
             self.pipes[fd] = stream
-            sel.register(fd, selectors.EVENT_READ, (self.on_output, sink))
+            sel.register(fd, EVENT_READ, (self.on_output, sink))
         if self.stdin_data is not None:
             fd = self.proc.stdin.fileno()
             os.set_blocking(fd, False)
             if self.stdin_data:
-                sel.register(fd, selectors.EVENT_WRITE, (self.on_stdin, None))
+                sel.register(fd, EVENT_WRITE, (self.on_stdin, None))
             else:
                 self.proc.stdin.close()
         self.pidfd = None
         try:
             self.pidfd = os.pidfd_open(self.proc.pid)
-            sel.register(self.pidfd, selectors.EVENT_READ, (self.on_exit, None))
+            sel.register(self.pidfd, EVENT_READ, (self.on_exit, None))
         except (AttributeError, OSError):
             pass  # no pidfds: the loop polls instead
 
@@ -270,7 +428,7 @@ class Command:
     def close_stdin(self):
         stream = self.proc.stdin
         if stream is not None and not stream.closed:
-            with contextlib.suppress(KeyError, ValueError):
+            with suppress(KeyError, ValueError):
                 sel.unregister(stream.fileno())
             stream.close()
 
@@ -298,7 +456,7 @@ class Command:
         elif self.linger_until is not None and now >= self.linger_until:
             for fd in list(self.pipes):  # held open by a process left in the background
                 stream = self.pipes.pop(fd)
-                sel.modify(fd, selectors.EVENT_READ, (drop_output, stream))
+                sel.modify(fd, EVENT_READ, (drop_output, stream))
                 lingering.append(stream)
             self.maybe_done()
 
@@ -339,7 +497,7 @@ def same_oom_score_as_commands():
     """Raise this server's OOM score to what every command inherits from it (raising needs no
     privilege; lowering does, and the sandbox has none). Were the server lower than its commands,
     the kernel would pick a small command over a big one: scores must only differ by size."""
-    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
+    with suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
         f.write("500")
 
 
@@ -481,8 +639,10 @@ class Delegate:
                 source = f.read()
         source = source.split(b"\n", 1)[1] if source.startswith(b"CONFIG_JSON") else source
         config = {"env": {**ENV, **HOMES.get("agent", {})}, **self.settings["config"]}
-        payload = f"CONFIG_JSON = {json.dumps(config)!r}\n".encode() + source
+        payload = f"CONFIG_JSON = {json_dumps(config)!r}\n".encode() + source
         uid, gid = USERS["agent"]
+        import subprocess
+
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-S", "-B", "-c", self.settings["bootstrap"], str(len(payload))],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd="/",
@@ -490,7 +650,7 @@ class Delegate:
         )  # fmt: skip
         for stream in (self.proc.stdin, self.proc.stdout):
             os.set_blocking(stream.fileno(), False)
-        sel.register(self.proc.stdout.fileno(), selectors.EVENT_READ, (self.on_output, None))
+        sel.register(self.proc.stdout.fileno(), EVENT_READ, (self.on_output, None))
         self.outgoing = bytearray()
         self.incoming = bytearray()
         self.greeted = False
@@ -498,7 +658,7 @@ class Delegate:
 
     def send(self, data):
         if not self.outgoing:
-            sel.register(self.proc.stdin.fileno(), selectors.EVENT_WRITE, (self.on_writable, None))
+            sel.register(self.proc.stdin.fileno(), EVENT_WRITE, (self.on_writable, None))
         self.outgoing += data
 
     def forward(self, req, raw):
@@ -540,7 +700,7 @@ class Delegate:
             if len(self.incoming) < end:
                 return
             try:
-                header = json.loads(bytes(self.incoming[HEAD.size : HEAD.size + head_len]))
+                header = json_loads(bytes(self.incoming[HEAD.size : HEAD.size + head_len]))
                 if not isinstance(header, dict):
                     raise ValueError("not a header")
             except ValueError:
@@ -566,13 +726,13 @@ class Delegate:
             return
         proc, self.proc = self.proc, None
         for stream in (proc.stdin, proc.stdout):
-            with contextlib.suppress(KeyError, ValueError, OSError):
+            with suppress(KeyError, ValueError, OSError):
                 sel.unregister(stream.fileno())  # stdin is registered only while there is data for it
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 stream.close()
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             proc.kill()
-        with contextlib.suppress(Exception):
+        with suppress(Exception):
             proc.wait(timeout=1)
         self.outgoing = bytearray()
         lost, self.pending = list(self.pending), {}
@@ -657,7 +817,7 @@ class Input:
             end = HEAD.size + head_len + body_len
             if len(self.buffer) < end:
                 return
-            req = json.loads(bytes(self.buffer[HEAD.size : HEAD.size + head_len]))
+            req = json_loads(bytes(self.buffer[HEAD.size : HEAD.size + head_len]))
             body = bytes(self.buffer[HEAD.size + head_len : end])
             raw = bytes(self.buffer[:end])
             del self.buffer[:end]
@@ -672,7 +832,7 @@ def shutdown():
             if role in USERS:
                 kill_uid(USERS[role][0])
         if EXIT_ON_EOF:
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 os.kill(1, signal.SIGTERM)  # the container's init ends the container
     sys.exit(0)
 
@@ -685,7 +845,17 @@ def apply_limits():
         resource.setrlimit(limit, (value, value))
 
 
+def no_inherited_fds():
+    """Whatever this server was started with beyond its three streams stays out of commands
+    (posix_spawn passes on every descriptor not marked close-on-exec)."""
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) > 2:
+            with suppress(OSError):
+                os.set_inheritable(int(name), False)
+
+
 def main():
+    no_inherited_fds()
     if MODE == "root" and USERS:  # not in a user namespace of one uid, where setgroups is denied
         os.setgroups([])
     apply_limits()
@@ -693,7 +863,7 @@ def main():
     os.umask(0o022)
     os.set_blocking(0, False)
     source = Input()
-    sel.register(0, selectors.EVENT_READ, (source.on_read, None))
+    sel.register(0, EVENT_READ, (source.on_read, None))
     try:
         work_dev = os.stat(WORKDIR).st_dev
     except OSError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import glob
 import importlib.util
 import json
@@ -50,6 +51,11 @@ def tools_missing(root_needs: bool) -> list[str]:
 
 def system_options() -> list[str]:
     """The host's /usr read-only (keeping merged-/usr symlinks as symlinks) and the /etc allow-list."""
+    return list(_system_options())
+
+
+@functools.cache  # looked up once per process, not once per jail
+def _system_options() -> tuple[str, ...]:
     args = ["--ro-bind", "/usr", "/usr"]
     for name in MERGED_USR:
         if os.path.islink(name):
@@ -66,11 +72,16 @@ def system_options() -> list[str]:
     for path in ETC_HIDE:
         if os.path.isdir(path):
             args += ["--tmpfs", path]
-    return args
+    return tuple(args)
 
 
 def arena_code_dirs() -> list[str]:
     """Where the arena's own code lives: its packages, and the checkout they came from."""
+    return list(_arena_code_dirs())
+
+
+@functools.cache
+def _arena_code_dirs() -> tuple[str, ...]:
     dirs: set[str] = set()
     for name in ("arena", "arena.environments", "arena.agents"):
         with contextlib.suppress(ImportError, ValueError):
@@ -78,7 +89,7 @@ def arena_code_dirs() -> list[str]:
             if spec is not None and spec.submodule_search_locations:
                 dirs |= {os.path.realpath(p) for p in spec.submodule_search_locations}
     checkouts = {os.path.dirname(d) for d in dirs if os.path.exists(os.path.join(os.path.dirname(d), "pyproject.toml"))}
-    return sorted(dirs | checkouts)
+    return tuple(sorted(dirs | checkouts))
 
 
 def mask_options(bound: Iterable[str], keep: Sequence[str] = ()) -> list[str]:
