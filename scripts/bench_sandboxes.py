@@ -79,28 +79,30 @@ class Shell:
         return []
 
 
-async def episode_seconds(sandbox: Sandbox, calls: int) -> float:
+async def episode_seconds(kind: str, calls: int) -> float:
+    """One episode of `calls` tool steps in a fresh sandbox (an episode's final grading stops
+    its agent's processes for good), timed from its first step to its grade."""
     family = Shell()
     task = family.generate(0, "dev")
     agent = ScriptedAgent([Action.call("bash", command="true") for _ in range(calls)])
-    started = time.perf_counter()
-    result = await run_episode(family, task, agent, sandbox, limits=Limits(max_steps=calls + 5, tool_timeout=30))
-    elapsed = time.perf_counter() - started
-    assert result.tool_errors == 0, result
+    box = await open_sandbox(config(kind), image=IMAGE, labels={"arena.run": "bench"})
+    try:
+        started = time.perf_counter()
+        result = await run_episode(family, task, agent, box, limits=Limits(max_steps=calls + 5, tool_timeout=30))
+        elapsed = time.perf_counter() - started
+    finally:
+        await box.close()
+    assert result.outcome != "error" and result.tool_errors == 0 and result.tool_calls >= calls, result
     return elapsed
 
 
 async def per_step(kind: str, reps: int) -> float:
-    box = await open_sandbox(config(kind), image=IMAGE, labels={"arena.run": "bench"})
-    try:
-        await episode_seconds(box, 3)  # warm up
-        samples = []
-        for _ in range(reps):
-            short, long = await episode_seconds(box, 1), await episode_seconds(box, 21)
-            samples.append((long - short) / 20)
-        return statistics.median(samples)
-    finally:
-        await box.close()
+    await episode_seconds(kind, 3)  # warm up
+    samples = []
+    for _ in range(reps):
+        short, long = await episode_seconds(kind, 1), await episode_seconds(kind, 21)
+        samples.append((long - short) / 20)
+    return statistics.median(samples)
 
 
 def host_true(n: int) -> float:
