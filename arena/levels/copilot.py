@@ -12,7 +12,7 @@ last subgoal is met the episode ends as submitted.
 Every decision is an `Event` in the stored steps, so the level's figures (subgoals the agent met
 itself, rejected hand-ins, interventions, takeovers) are computed from the trajectory. A taken-over
 episode cannot be a success: the supervisor, not the agent, finished it (a failed `no_takeover`
-guard check says so).
+guard check says so), and its score is at most the share of subgoals not taken over.
 """
 
 from __future__ import annotations
@@ -130,7 +130,11 @@ class Copilot(EpisodeWrapper):
         )
         checks = [*result.checks, guard]
         success = result.outcome == "success" and guard.passed
-        return result.model_copy(update={"checks": checks, "outcome": "success" if success else "fail"})
+        # What the supervisor did is not the agent's progress: taken-over subgoals score nothing.
+        own = 1 - self.takeovers / len(self.subgoals)
+        return result.model_copy(update={
+            "checks": checks, "outcome": "success" if success else "fail", "score": min(result.score, own),
+        })  # fmt: skip
 
     # ------------------------------------------------------------ the supervisor's tools
 

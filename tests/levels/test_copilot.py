@@ -119,6 +119,15 @@ async def test_a_stalled_subgoal_is_taken_over_and_the_episode_goes_on() -> None
     assert result.termination == "submitted" and result.outcome == "fail"
     guard = next(c for c in result.checks if c.name == "no_takeover")
     assert not guard.passed and guard.kind == "guard"
+    assert result.score == 0.0  # the files are there, but the supervisor wrote them
+
+
+async def test_only_the_subgoals_the_agent_met_count_toward_its_score() -> None:
+    agent = ScriptedAgent([write("greeting.txt", EXPECTED), Action.submit(),
+                           *[Action.call("list_dir", path=".") for _ in range(10)]])
+    result, steps = await play(agent)
+    assert events(steps, "hand_in_met") == ["file"] and events(steps, "takeover") == ["signed"]
+    assert result.outcome == "fail" and result.score == 0.5
 
 
 @pytest.mark.parametrize("family_name", ["files", "data", "repair", "helpdesk", "web"])
