@@ -18,6 +18,8 @@ and says how to measure it. The report names the figure that blocks the next lev
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from arena.metrics.groups import Group
@@ -68,7 +70,10 @@ class GateFigure(BaseModel):
     def text(self) -> str:
         if self.low is None:
             return f"{self.figure}: {self.note or 'not measured'}"
-        return (f"{self.figure} {100 * (self.value or 0):.0f}%, lower bound {100 * self.low:.0f}% "
+        low = f"{100 * self.low:.0f}"
+        if not self.passed and int(low) >= round(100 * self.threshold):  # never "80% < 80%"
+            low = f"{math.floor(1000 * self.low) / 10:.1f}"
+        return (f"{self.figure} {100 * (self.value or 0):.0f}%, lower bound {low}% "
                 f"{'>=' if self.passed else '<'} {100 * self.threshold:.0f}%")
 
 

@@ -138,3 +138,13 @@ def test_pass_k_and_fault_robustness_are_needed_and_say_how(tmp_path: Path) -> N
     assert [f.note for f in agent_gate.figures if not f.passed] == ["needs 3 trials per task (--trials 3)"]
     worker_gate = next(g for g in cert.gates if g.level == "worker")
     assert "--faults 0,0.1" in worker_gate.figures[-1].note
+
+
+def test_a_bound_just_under_its_gate_never_reads_as_equal() -> None:
+    from arena.metrics.autonomy import GateFigure
+
+    # 15 of 15 tasks: a Wilson lower bound of 79.6%, which rounds to the gate's 80%
+    short = GateFigure(figure="self-done subgoals", threshold=0.8, value=1.0, low=0.7961, tasks=15)
+    assert short.text() == "self-done subgoals 100%, lower bound 79.6% < 80%"
+    clear = GateFigure(figure="success", threshold=0.8, value=0.95, low=0.851, passed=True, tasks=40)
+    assert clear.text() == "success 95%, lower bound 85% >= 80%"
