@@ -33,6 +33,24 @@ async def test_exit_codes_and_signals_come_back_exactly(sandbox: Sandbox) -> Non
     assert r.exit_code == 127 and "No such file" in r.stderr
 
 
+async def test_a_command_starts_as_from_a_clean_exec(sandbox: Sandbox) -> None:
+    """Only its three streams open, no signal ignored (Python ignores SIGPIPE and SIGXFSZ, and an
+    ignored signal would pass through exec), a session of its own, in the work directory."""
+    r = await sandbox.exec("ls /proc/self/fd; grep -E '^Sig(Ign|Blk)' /proc/self/status; ps -o sid= -p $$; "
+                           "echo $$; pwd", timeout=20)  # fmt: skip
+    lines = r.stdout.split()
+    assert r.exit_code == 0, r.stderr
+    fds = lines[: lines.index("SigBlk:")]
+    assert sorted(fds) == ["0", "1", "2", "3"], r.stdout  # 3: the directory ls reads
+    assert lines[lines.index("SigBlk:") + 1] == "0000000000000000"
+    # glibc's posix_spawn leaves its own internal signals (32 and 33, used by nothing else) ignored
+    assert int(lines[lines.index("SigIgn:") + 1], 16) & 0x7FFFFFFF == 0, r.stdout  # signals 1-31
+    sid, pid, cwd = lines[-3:]
+    assert sid == pid and cwd == sandbox.workdir
+    r = await sandbox.exec("yes | head -c 1000000 >/dev/null; echo ${PIPESTATUS[0]}", timeout=20)
+    assert r.stdout.strip() == "141"  # yes died of SIGPIPE, as outside any sandbox
+
+
 async def test_binary_output_and_files_come_back_exactly(sandbox: Sandbox) -> None:
     data = bytes(range(256)) * 64 + b"\0\0\0\x08" + os.urandom(4096)  # frame-like bytes included
     await sandbox.write_file("blob.bin", data)
