@@ -104,7 +104,8 @@ MODEL_FLAGS: list[tuple[str, str, type, str]] = [
     ("--max-retries", "max_retries", int, "retries on 429/5xx/timeouts before the episode ends as error"),
     ("--context-budget", "context_budget", int,
      "tokens the prompt may hold: old tool output, then older replies and whole old turns are cut to fit"),
-    ("--tool-choice", "tool_choice", str, "tool_choice sent with tools: auto (default), required or none"),
+    ("--tool-choice", "tool_choice", str,
+     "tool_choice sent with tools: auto (default), required, none, or omit (not sent)"),
     ("--tool-messages", "tool_messages", str,
      "'as_user' for servers whose chat templates drop tool messages: results go as user messages"),
     ("--stream", "stream", _bool, "true: stream replies, so a server stops generating when an episode times out"),
@@ -466,10 +467,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"[yellow]interrupted ({stopped_by})[/yellow]; finished episodes are stored. Resume with:")
         console.print(f"  arena run --resume --run-id {run_id} --db {store.path}", markup=False, highlight=False)
         return 130 if stopped_by == "SIGINT" else 143
+    options = _summary_options(argparse.Namespace(), store, [run_id])  # the run's own gates, as `arena report`
     if args.json:
-        out.print(report_json(store, run_id), highlight=False, soft_wrap=True, markup=False)
+        out.print(report_json(store, run_id, options=options), highlight=False, soft_wrap=True, markup=False)
     else:
-        print_report(store, run_id, out)
+        print_report(store, run_id, out, options=options)
     outcomes = [e.result.outcome for e in store.episodes(run_id) if e.result is not None]
     if outcomes and all(o == "error" for o in outcomes):
         console.print("[red]every episode ended in error[/red]: the arena could not run them (see above)")
@@ -620,6 +622,7 @@ def report_html(store: Any, folder: Path, run_ids: list[str], options: Any) -> i
 def cmd_show_episode(args: argparse.Namespace) -> int:
     import json
 
+    from arena.config import agent_label
     from arena.trajectory import (
         EpisodeFilter,
         find_episodes,
@@ -633,7 +636,10 @@ def cmd_show_episode(args: argparse.Namespace) -> int:
     store = _read_store(args)
     run_id = _known_run(store, args.run_id)
     episodes = numbered(store, run_id)
-    flt = EpisodeFilter(agent=args.agent, family=args.family, split=args.split, seed=args.seed, trial=args.trial,
+    info = store.get_run(run_id)
+    agents = info.config.get("agents", []) if info else []
+    agent = args.agent and (agent_label(agents, args.agent) or args.agent)  # by label or by full spec
+    flt = EpisodeFilter(agent=agent, family=args.family, split=args.split, seed=args.seed, trial=args.trial,
                         level=args.level, paraphrase=args.paraphrase, faults=args.faults, failed=args.failed)
     matches = find_episodes(episodes, args.episode, flt)
     if not matches:

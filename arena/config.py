@@ -105,6 +105,16 @@ class RunConfig(BaseModel):
                                          "is never stored)")
     agent_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
+    @field_validator("agents")
+    @classmethod
+    def _agents(cls, agents: list[str]) -> list[str]:
+        return [unquoted(a) for a in agents]
+
+    @field_validator("agent_options")
+    @classmethod
+    def _agent_options(cls, options: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {unquoted(name): value for name, value in options.items()}
+
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, seeds: list[int]) -> list[int]:
@@ -139,6 +149,11 @@ class RunConfig(BaseModel):
         clash = sorted({label for label in labels if labels.count(label) > 1})
         if clash:
             raise ValueError(f"agents share the label(s) {clash}: name them, e.g. fast=openai:model-a")
+        specs = dict(map(parse_agent, self.agents))
+        stray = [name for name in self.agent_options if name not in specs and name not in specs.values()]
+        if stray:
+            raise ValueError(f"agent_options names {', '.join(map(repr, stray))}, which is none of the run's agents: "
+                             f"use one of their labels ({', '.join(specs)}) or specs")
         return self
 
     _salt: str | None = PrivateAttr(None)
@@ -197,6 +212,26 @@ def parse_agent(entry: str) -> tuple[str, str]:
     if match and ":" not in match.group(1):
         return match.group(1), match.group(2)
     return short_label(entry), entry
+
+
+def unquoted(entry: str) -> str:
+    """`command:"PROG ARGS"` as the command line leaves it (`command:PROG ARGS`), so that a spec is
+    the same string in a flag, in run.toml's `agents` and as a key of `agent_options`."""
+    labelled = LABEL.match(entry) and ":" not in entry.split("=", 1)[0]
+    label, sep, spec = entry.partition("=") if labelled else ("", "", entry)
+    scheme, colon, rest = spec.partition(":")
+    if scheme == "command" and colon and len(rest) >= 2 and rest[0] == rest[-1] and rest[0] in "\"'":
+        spec = f"command:{rest[1:-1]}"
+    return f"{label}{sep}{spec}"
+
+
+def agent_label(agents: list[str], name: str) -> str | None:
+    """The label of the agent `name` names, by its label or by its spec; None if no agent."""
+    specs = dict(map(parse_agent, agents))
+    if name in specs:
+        return name
+    wanted = unquoted(name)
+    return next((label for label, spec in specs.items() if spec == wanted), None)
 
 
 def short_label(spec: str) -> str:

@@ -82,3 +82,47 @@ def test_user_text_is_never_read_as_markup() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Write [bold]it[/bold] :ok: into greeting.txt [/]" in proc.stdout
     assert "[red]greet[/red]" in proc.stdout
+
+
+def test_a_misspelt_setting_or_an_option_for_no_agent_is_refused(tmp_path: Path) -> None:
+    base = 'agents = ["oracle"]\nfamilies = ["files"]\nseeds = "0"\n'
+    for extra, named in (("[sandbox]\nmemroy_mb = 3\n", "memroy_mb"),
+                         ('[agent_options."openai:nomatch"]\ntemperature = 0\n', "openai:nomatch")):  # fmt: skip
+        config = tmp_path / "run.toml"
+        config.write_text(base + extra)
+        result = arena("run", "--config", str(config), "--db", str(tmp_path / "bad.db"))
+        assert result.returncode == 2 and named in result.stderr, result.stderr
+        if (tmp_path / "bad.db").exists():  # refused before anything ran: no run stored
+            from arena.store import Store
+
+            assert Store(tmp_path / "bad.db", read_only=True).list_runs() == []
+
+
+def test_a_quoted_command_spec_is_the_same_agent_everywhere() -> None:
+    from arena.config import RunConfig
+
+    config = RunConfig.model_validate({
+        "agents": ['command:"python3 my_agent.py"'], "families": ["files"], "seeds": [0],
+        "agent_options": {'command:"python3 my_agent.py"': {"network": True}},
+    })  # fmt: skip
+    assert config.agents == ["command:python3 my_agent.py"]  # as the command line leaves it
+    (label,) = config.agent_specs()
+    assert config.options_for(label) == {"network": True}
+
+
+def test_the_run_report_applies_the_runs_gates_and_agents_are_found_by_full_spec(tmp_path: Path) -> None:
+    db = tmp_path / "gates.db"
+    config = tmp_path / "run.toml"
+    config.write_text("[gates]\nk = 1\n[gates.copilot]\nself_done = 0.3\n")
+    with ScriptedChatServer(oracle_policy("files", range(3))) as server:
+        run = arena("run", "--config", str(config), "--agents", "oracle,openai:qwen2.5-7b-instruct",
+                    "--families", "files", "--seeds", "0-2", "--level", "copilot", "--sandbox", "process",
+                    "--unsafe-local", "--db", str(db), "--run-id", "g", "--base-url", server.base_url, "--quiet",
+                    env={"OPENAI_API_KEY": "sk-test-cli"})  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    report = arena("report", "g", "--db", str(db))
+    assert "copilot self-done >= 30%" in run.stdout and "copilot self-done >= 30%" in report.stdout
+    compared = arena("compare", "oracle", "openai:qwen2.5-7b-instruct", "--run", "g", "--db", str(db))
+    assert compared.returncode == 0, compared.stderr
+    shown = arena("show-episode", "g", "--agent", "openai:qwen2.5-7b-instruct", "--first", "--db", str(db))
+    assert shown.returncode == 0, shown.stderr

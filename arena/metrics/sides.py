@@ -49,23 +49,30 @@ def resolve_sides(store: Store, names: Sequence[str], run_id: str | None = None)
             for r, a in picked]
 
 
+def _named(info: RunInfo, name: str) -> str | None:
+    """The label of the run's agent that `name` names, by its label or its full spec."""
+    from arena.config import agent_label
+
+    return agent_label(info.config.get("agents", []), name)
+
+
 def _resolve(name: str, by_id: dict[str, RunInfo], runs: list[RunInfo], run_id: str | None,
              path: str) -> tuple[str, str]:
     for rid, info in by_id.items():
-        if name.startswith(rid + ":") and name[len(rid) + 1:] in _agents(info):
-            return rid, name[len(rid) + 1:]
+        if name.startswith(rid + ":") and (label := _named(info, name[len(rid) + 1:])) is not None:
+            return rid, label
     if name in by_id:
         agents = _agents(by_id[name])
         if len(agents) != 1:
             raise ConfigError(f"run {name!r} has agents {', '.join(agents)}; name one as {name}:AGENT")
         return name, agents[0]
     if run_id is not None:
-        if name in _agents(by_id[run_id]):
-            return run_id, name
+        if (label := _named(by_id[run_id], name)) is not None:
+            return run_id, label
         raise ConfigError(f"run {run_id!r} has no agent {name!r}; its agents: {', '.join(_agents(by_id[run_id]))}")
     for info in reversed(runs):
-        if name in _agents(info):
-            return info.id, name
+        if (label := _named(info, name)) is not None:
+            return info.id, label
     raise ConfigError(f"{name!r} is neither a run nor an agent of a run in {path}; see `arena runs --db {path}`")
 
 

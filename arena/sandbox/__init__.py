@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from arena.errors import ConfigError
 from arena.protocols import Sandbox
@@ -23,6 +23,8 @@ SANDBOX_KINDS: tuple[SandboxKind, ...] = ("bwrap", "docker", "process")
 
 class SandboxConfig(BaseModel):
     """Resource limits and isolation of one sandbox."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt limit must not silently fall back to its default
 
     kind: SandboxKind = "bwrap"
     memory_mb: int = Field(1024, ge=64)
