@@ -252,7 +252,7 @@ class OpenAIChatAgent:
         body: dict[str, Any] = {"model": self.factory.model, "messages": self.transcript.messages()}
         if self.tools:
             body["tools"] = self.tools
-            if o.tool_choice is not None:
+            if o.tool_choice not in (None, "omit"):
                 body["tool_choice"] = o.tool_choice
         for name in ("temperature", "top_p", "max_tokens", "seed"):
             if (value := getattr(o, name)) is not None:

@@ -42,8 +42,9 @@ class OpenAIOptions(BaseModel):
     base_url: str | None = None  # default: $OPENAI_BASE_URL, else the OpenAI API
     api_key_env: str = "OPENAI_API_KEY"  # the NAME of the variable; the key is read at call time
     mode: Literal["tools", "text"] = "tools"
-    # Sent with every request that offers tools (some servers ignore `tools` without it); None: not sent.
-    tool_choice: Literal["auto", "required", "none"] | dict[str, Any] | None = "auto"
+    # Sent with every request that offers tools (some servers ignore `tools` without it); "omit" (or
+    # None from Python; TOML has no null): not sent at all.
+    tool_choice: Literal["auto", "required", "none", "omit"] | dict[str, Any] | None = "auto"
     # "as_user": tool results go back as user messages and the tools are also described in the
     # system prompt, for servers whose chat templates drop `tool` messages and tool descriptions.
     tool_messages: Literal["native", "as_user"] = "native"

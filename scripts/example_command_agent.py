@@ -4,7 +4,7 @@ stdin/stdout (see agents/command.py). With a plan file (a JSON list of tool call
 {"name": ..., "arguments": {...}}) it plays the plan, repeating a call once when an injected
 fault makes it fail, then submits; without one it lists the work directory and submits.
 
-    arena run --agents 'command:"python scripts/example_command_agent.py plan.json"' --families files
+    arena run --agents 'command:"python3 scripts/example_command_agent.py plan.json"' --families files
 """
 import json
 import sys

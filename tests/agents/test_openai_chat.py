@@ -368,9 +368,10 @@ async def test_tool_choice_auto_is_sent_and_a_server_that_needs_it_gets_tool_cal
         store, run_id = await run_agents([SPEC], options=opts(server))
     assert only(store, run_id).outcome == "success"
     assert all(r.body and r.body["tool_choice"] == "auto" for r in server.requests)
-    # Unset, the same server ignores the tools: no tool calls, and the first step says why.
+    # Left out ("omit", as run.toml can say), the same server ignores the tools: no tool calls, and
+    # the first step says why.
     with ScriptedChatServer(oracle_policy("files", 0), tools_need_tool_choice=True) as server:
-        store, run_id = await run_agents([SPEC], options=opts(server, tool_choice=None), limits={"max_steps": 2})
+        store, run_id = await run_agents([SPEC], options=opts(server, tool_choice="omit"), limits={"max_steps": 2})
     assert all(r.body and "tool_choice" not in r.body for r in server.requests)
     steps = steps_of(store, run_id)
     assert not any(s.action.tool_calls for s in steps)
