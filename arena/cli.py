@@ -21,8 +21,9 @@ from arena.errors import ArenaError, ConfigError
 
 DEFAULT_DB = os.environ.get("ARENA_DB", "arena.db")
 console = Console(stderr=True, soft_wrap=True)  # errors stay whole lines, easy to grep
-# Reports piped to a file or CI log get room for every column instead of the 80-column default.
-out = Console() if sys.stdout.isatty() else Console(width=160)
+# Reports piped to a file or CI log get room for every column instead of the 80-column default,
+# unless COLUMNS says how wide to be.
+out = Console() if sys.stdout.isatty() or os.environ.get("COLUMNS") else Console(width=160)
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -126,3 +126,14 @@ def test_the_run_report_applies_the_runs_gates_and_agents_are_found_by_full_spec
     assert compared.returncode == 0, compared.stderr
     shown = arena("show-episode", "g", "--agent", "openai:qwen2.5-7b-instruct", "--first", "--db", str(db))
     assert shown.returncode == 0, shown.stderr
+
+
+def test_a_piped_report_keeps_to_the_width_columns_gives(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    run = arena("run", "--agents", "oracle,random", "--families", "files", "--seeds", "0-2", "--level",
+                "copilot,agent", "--sandbox", "process", "--unsafe-local", "--db", str(db), "--quiet")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    narrow = arena("report", "--db", str(db), env={"COLUMNS": "80"}).stdout.splitlines()
+    assert max(map(len, narrow)) <= 80 and any("Certified autonomy level" in line for line in narrow)
+    wide = arena("report", "--db", str(db), env={"COLUMNS": ""}).stdout.splitlines()
+    assert max(map(len, wide)) > 80  # a log gets room for every column
