@@ -11,8 +11,10 @@ with no network (every script and style is in DIR/assets, every piece of data in
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
+import string
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,14 @@ from arena.store import Store
 from arena.viewer.data import SiteData, js_call
 
 ASSETS = Path(__file__).parent / "assets"
-PAGES = ("index.html", "episodes.html", "episode.html", "compare.html")
+# Every page is one shell (assets/page.html) that app.js fills by its `data-page`: its title,
+# that name, and the scripts it needs beyond app.js.
+PAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "index.html": ("Arena report", "overview", ("figures.js", "plots.js")),
+    "episodes.html": ("Episodes · Arena report", "episodes", ()),
+    "episode.html": ("Episode · Arena report", "episode", ()),
+    "compare.html": ("Side by side · Arena report", "compare", ()),
+}
 STATIC = ("app.js", "figures.js", "plots.js", "style.css")
 SUMMARY_FILE = "summary.json"
 COMPARISON_FILE = "comparison.json"
@@ -71,10 +80,19 @@ def comparison_state(out: Path, comparison: Any) -> tuple[dict[str, Any], Any]:
     return beside(out, COMPARISON_FILE, comparison)
 
 
+@functools.cache
+def page(name: str) -> bytes:
+    """The HTML of page `name` (a key of PAGES)."""
+    title, data_page, scripts = PAGES[name]
+    shell = string.Template((ASSETS / "page.html").read_text())
+    tags = "".join(f'<script src="assets/{script}"></script>\n' for script in scripts)
+    return shell.substitute(title=title, page=data_page, scripts=tags).encode()
+
+
 def copy_assets(out: Path) -> None:
     (out / "assets").mkdir(parents=True, exist_ok=True)
     for name in PAGES:
-        shutil.copyfile(ASSETS / name, out / name)
+        (out / name).write_bytes(page(name))
     for name in STATIC:
         shutil.copyfile(ASSETS / name, out / "assets" / name)
 

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from arena.metrics.summary import SummaryOptions
 from arena.store import Store
-from arena.viewer.build import ASSETS, PAGES, STATIC
+from arena.viewer.build import ASSETS, PAGES, STATIC, page
 from arena.viewer.comparison import site_figures
 from arena.viewer.data import CHUNK, SiteData, js_call
 
@@ -166,7 +166,7 @@ class LiveSite:
             path = "/index.html"
         name = path.lstrip("/")
         if name in PAGES:
-            return (ASSETS / name).read_bytes(), TYPES[".html"]
+            return page(name), TYPES[".html"]
         if name.startswith("assets/") and name[len("assets/"):] in STATIC:
             file = name[len("assets/"):]
             return (ASSETS / file).read_bytes(), TYPES["." + file.rsplit(".", 1)[1]]
