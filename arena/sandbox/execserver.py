@@ -188,6 +188,17 @@ def alive(entry):
     return entry[3] not in (b"Z", b"X")
 
 
+def read_ready(fd, size):
+    """What a non-blocking pipe that polled readable holds: None if nothing after all, b"" at its
+    end (or when it broke)."""
+    try:
+        return os.read(fd, size)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
 def signal_all(pids, sig):
     for pid in pids:
         with suppress(OSError):
@@ -402,12 +413,9 @@ class Command:
             pass  # no pidfds: the loop polls instead
 
     def on_output(self, fd, sink):
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
+        data = read_ready(fd, 65536)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if data:
             sink.add(data)
         else:
@@ -502,13 +510,8 @@ def same_oom_score_as_commands():
 
 
 def drop_output(fd, stream):
-    try:
-        data = os.read(fd, 65536)
-    except BlockingIOError:
-        return
-    except OSError:
-        data = b""
-    if not data:
+    data = read_ready(fd, 65536)
+    if data == b"":
         sel.unregister(fd)
         stream.close()
         lingering.remove(stream)
@@ -681,12 +684,9 @@ class Delegate:
             sel.unregister(fd)
 
     def on_output(self, fd, _):
-        try:
-            data = os.read(fd, 1 << 20)
-        except BlockingIOError:
+        data = read_ready(fd, 1 << 20)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self.died()
             return
