@@ -206,23 +206,28 @@ LABEL = re.compile(r"^([A-Za-z][\w.-]{0,31})=(.+)$")
 MAX_LABEL = 24
 
 
-def parse_agent(entry: str) -> tuple[str, str]:
-    """`label=spec` or a bare spec: (label, spec). Without a label, a short one is made from the spec."""
+def split_label(entry: str) -> tuple[str | None, str]:
+    """`label=spec` or a bare spec: (label or None, spec)."""
     match = LABEL.match(entry)
     if match and ":" not in match.group(1):
         return match.group(1), match.group(2)
-    return short_label(entry), entry
+    return None, entry
+
+
+def parse_agent(entry: str) -> tuple[str, str]:
+    """`label=spec` or a bare spec: (label, spec). Without a label, a short one is made from the spec."""
+    label, spec = split_label(entry)
+    return label or short_label(spec), spec
 
 
 def unquoted(entry: str) -> str:
     """`command:"PROG ARGS"` as the command line leaves it (`command:PROG ARGS`), so that a spec is
     the same string in a flag, in run.toml's `agents` and as a key of `agent_options`."""
-    labelled = LABEL.match(entry) and ":" not in entry.split("=", 1)[0]
-    label, sep, spec = entry.partition("=") if labelled else ("", "", entry)
+    label, spec = split_label(entry)
     scheme, colon, rest = spec.partition(":")
     if scheme == "command" and colon and len(rest) >= 2 and rest[0] == rest[-1] and rest[0] in "\"'":
         spec = f"command:{rest[1:-1]}"
-    return f"{label}{sep}{spec}"
+    return f"{label}={spec}" if label else spec
 
 
 def agent_label(agents: list[str], name: str) -> str | None:
