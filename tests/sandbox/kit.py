@@ -34,3 +34,16 @@ async def gone(needle: str, seconds: float = 10.0) -> bool:
             return True
         await asyncio.sleep(0.1)
     return not host_pids(needle)
+
+
+def live_children() -> set[str]:
+    """Our child processes that are still running (not zombies), as `pid comm`."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[1]) == os.getpid() and stat[0] != "Z":
+                found.add(f"{entry} {Path(f'/proc/{entry}/comm').read_text().strip()}")
+        except (OSError, IndexError):
+            continue
+    return found

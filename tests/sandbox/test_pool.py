@@ -4,9 +4,7 @@ never one another episode used; leaving the pool, even by cancellation, removes 
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -16,6 +14,7 @@ from arena.sandbox import SandboxConfig, open_sandbox, records
 from arena.sandbox.docker import MANAGED_LABEL, connect
 from arena.sandbox.pool import SandboxPool
 from tests.sandbox.conftest import KINDS, need
+from tests.sandbox.kit import live_children
 
 
 def leftovers(run: str) -> int:
@@ -92,19 +91,6 @@ async def test_a_start_failure_reaches_the_episode(request: pytest.FixtureReques
     assert leftovers(run) == 0
     with pytest.raises(SandboxError, match="not open"):
         await pool.open(image=BASE_IMAGE, labels={})
-
-
-def live_children() -> set[str]:
-    """Our child processes that are still running (not zombies), as `pid comm`."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            if int(stat[1]) == os.getpid() and stat[0] != "Z":
-                found.add(f"{entry} {Path(f'/proc/{entry}/comm').read_text().strip()}")
-        except (OSError, IndexError):
-            continue
-    return found
 
 
 @pytest.mark.parametrize("kind", KINDS)
