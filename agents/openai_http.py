@@ -9,12 +9,14 @@ vLLM's "maximum context length") is `ContextOverflow`, never retried; other 4xx 
 environment for each request and scrubbed from every message this module produces.
 
 One `ChatEndpoint` serves every episode of an agent factory, with one SSL context (building one
-costs ~20 ms of CPU) and, per event loop, a few httpx clients of at most SHARD_CONNECTIONS
-connections each, closed when that loop shuts down. Each request goes to the least busy client:
-httpcore's pool does work in proportion to connections x waiting requests on every request, so
-one pool of hundreds of connections costs more CPU than the SSL contexts it saves. A request whose
-caller is cancelled (the episode's time limit) closes its connection, so a server that watches
-for disconnects stops generating; llama-cpp-python watches only streamed requests (`stream`).
+costs ~20 ms of CPU) and, per event loop, one httpx client closed when that loop shuts down. The
+client's transport is aiohttp's (httpx-aiohttp): httpcore's pool does work in proportion to
+connections x waiting requests on every request and its anyio layer adds more, so at a thousand
+episodes in flight it spent twice the CPU per request of aiohttp's pool and C parser, on the one
+core that also runs every episode. httpx stays the interface, so its errors, timeouts and
+environment proxies mean what they did. A request whose caller is cancelled (the episode's time
+limit) closes its connection, so a server that watches for disconnects stops generating;
+llama-cpp-python watches only streamed requests (`stream`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ import httpx
 from arena.errors import ContextOverflow, InfraError
 
 RETRY_STATUSES = {408, 409, 425, 429}  # plus every 5xx
-SHARD_CONNECTIONS = 16
 BODY_SNIPPET = 300
 # What servers say when the prompt does not fit: OpenAI and llama-cpp-python ("This model's maximum
 # context length is N tokens", code context_length_exceeded), llama.cpp ("exceeds the available
@@ -62,24 +63,18 @@ class _Retryable(Exception):
 
 @dataclass
 class _LoopResources:
-    clients: list[httpx.AsyncClient]
-    busy: list[int]  # requests in flight per client
+    client: httpx.AsyncClient
     slot: asyncio.Semaphore
-    closer: AsyncIterator[None]  # an async generator the loop finalises at shutdown: it closes the clients
-
-    @property
-    def closed(self) -> bool:
-        return any(c.is_closed for c in self.clients)
+    closer: AsyncIterator[None]  # an async generator the loop finalises at shutdown: it closes the client
 
 
-async def _close_at_shutdown(clients: list[httpx.AsyncClient]) -> AsyncIterator[None]:
+async def _close_at_shutdown(client: httpx.AsyncClient) -> AsyncIterator[None]:
     # asyncio.run() (and every asyncio.Runner) calls aclose() on the async generators still open
-    # when the loop shuts down: this one then closes the loop's clients and their connections.
+    # when the loop shuts down: this one then closes the loop's client and its connections.
     try:
         yield
     finally:
-        for client in clients:
-            await client.aclose()
+        await client.aclose()
 
 
 class ChatEndpoint:
@@ -118,20 +113,18 @@ class ChatEndpoint:
     async def _resources(self) -> _LoopResources:
         loop = asyncio.get_running_loop()
         res = self._loops.get(loop)
-        if res is None or res.closed:
+        if res is None or res.client.is_closed:
+            from httpx_aiohttp import HttpxAiohttpClient  # imports aiohttp: only once a model is called
+
             n = self.max_concurrency
-            per = min(n, SHARD_CONNECTIONS)
-            clients = [
-                httpx.AsyncClient(
-                    timeout=httpx.Timeout(self.timeout), follow_redirects=False, verify=self.ssl,
-                    limits=httpx.Limits(max_connections=per, max_keepalive_connections=per),
-                )
-                for _ in range(-(-n // per))
-            ]
-            closer = _close_at_shutdown(clients)
+            client = HttpxAiohttpClient(
+                timeout=httpx.Timeout(self.timeout), follow_redirects=False, verify=self.ssl,
+                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+            )
+            closer = _close_at_shutdown(client)
             await closer.__anext__()  # registers it with the loop's shutdown
             slot = res.slot if res else asyncio.Semaphore(n)
-            res = self._loops[loop] = _LoopResources(clients, [0] * len(clients), slot, closer)
+            res = self._loops[loop] = _LoopResources(client, slot, closer)
         return res
 
     def slot(self) -> asyncio.Semaphore:
@@ -163,12 +156,7 @@ class ChatEndpoint:
         for attempt in range(attempts):
             try:
                 async with res.slot:
-                    shard = res.busy.index(min(res.busy))
-                    res.busy[shard] += 1
-                    try:
-                        return await self._once(res.clients[shard], body), attempt
-                    finally:
-                        res.busy[shard] -= 1
+                    return await self._once(res.client, body), attempt
             except _Retryable as e:
                 if attempt + 1 >= attempts:
                     raise InfraError(
@@ -195,10 +183,13 @@ class ChatEndpoint:
                 if self.stream and response.status_code == 200:
                     return await self._read_stream(response)
                 await response.aread()
-        except httpx.TimeoutException:
-            raise _Retryable(f"no reply within {self.timeout:g}s (timeout)") from None
         except httpx.TransportError as e:
-            raise _Retryable(f"connection failed: {type(e).__name__}: {e}") from None
+            # The aiohttp transport maps a connection the server dropped to httpx's ConnectTimeout:
+            # only a real timeout (asyncio's TimeoutError underneath) is reported as one.
+            cause = e.__cause__ or e
+            if isinstance(e, httpx.TimeoutException) and isinstance(cause, TimeoutError | httpx.TimeoutException):
+                raise _Retryable(f"no reply within {self.timeout:g}s (timeout)") from None
+            raise _Retryable(f"connection failed: {type(cause).__name__}: {cause}") from None
         status = response.status_code
         if status >= 400 and OVERFLOW.search(response.text):
             raise ContextOverflow(self._overflow(response))

@@ -7,6 +7,8 @@ import asyncio
 import email.utils
 import json
 import logging
+import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,9 +18,9 @@ import httpx
 import pytest
 
 from arena.agents.openai_chat import parse_text_action
-from arena.agents.openai_http import _retry_after
+from arena.agents.openai_http import ChatEndpoint, _retry_after
 from arena.agents.openai_settings import Price, price_for, split_spec
-from arena.errors import ConfigError, ContextOverflow
+from arena.errors import ConfigError, ContextOverflow, InfraError
 from arena.registry import agent_factory
 from arena.store import Store
 from arena.testing import Fault, OverflowStyle, ReplayPolicy, ScriptedChatServer, oracle_policy, validate_transcript
@@ -109,6 +111,54 @@ async def test_max_concurrency_bounds_calls_across_episodes(run_agents: RunAgent
 
 
 # ---------------------------------------------------------------- misbehaving endpoints
+
+
+def endpoint(base_url: str, **extra: Any) -> ChatEndpoint:
+    settings: dict[str, Any] = {"api_key_env": "ARENA_TEST_NO_KEY", "timeout": 2.0, "max_retries": 1,
+                                "backoff": 0.01, "max_backoff": 0.05, "max_concurrency": 4, **extra}
+    return ChatEndpoint(base_url, base_url, **settings)
+
+
+def closing_server(answer: bytes) -> tuple[socket.socket, threading.Thread]:
+    """A server on 127.0.0.1 that reads each request's first bytes, sends `answer` and hangs up."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return server, thread
+
+
+@pytest.mark.parametrize("answer", [b"", b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"choi"])
+async def test_a_server_that_hangs_up_is_retried_and_named(answer: bytes) -> None:
+    server, _ = closing_server(answer)
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/v1"
+    try:
+        with pytest.raises(InfraError, match=r"failed 2 time\(s\); last: connection failed: \w+") as e:
+            await endpoint(url).complete({"model": "m", "messages": []})
+        assert "timeout" not in str(e.value)
+    finally:
+        server.close()
+
+
+async def test_a_refused_connection_and_a_slow_server_say_what_happened() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        free = probe.getsockname()[1]  # closed again below: nobody listens there
+    with pytest.raises(InfraError, match="connection failed"):
+        await endpoint(f"http://127.0.0.1:{free}/v1").complete({"model": "m", "messages": []})
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    with (ScriptedChatServer(oracle_policy("files", 0), delay=3.0) as slow,
+          pytest.raises(InfraError, match=r"no reply within 0.5s \(timeout\)")):
+        await endpoint(slow.base_url, timeout=0.5, max_retries=0).complete(body)
 
 
 async def test_rate_limit_is_retried_after_retry_after(run_agents: RunAgents) -> None:
@@ -501,7 +551,7 @@ def test_the_client_closes_when_its_event_loop_ends() -> None:
             agent = factory(KEY)
             await agent.reset(view())
             await agent.act(Observation(step=0))
-            return factory.endpoint._loops[asyncio.get_running_loop()].clients  # type: ignore[attr-defined]
+            return factory.endpoint._loops[asyncio.get_running_loop()].client  # type: ignore[attr-defined]
 
-        clients = asyncio.run(one_call())
-        assert clients and all(c.is_closed for c in clients)
+        client = asyncio.run(one_call())
+        assert client.is_closed and client._transport.client.closed  # the aiohttp session too
