@@ -1,6 +1,6 @@
 """The HTTP boundary of `openai:` agents: one chat-completions request with retries.
 
-This is the one place where httpx errors and HTTP statuses become arena errors: 429, 5xx,
+This is the one place where HTTP errors and statuses become arena errors: 429, 5xx,
 timeouts, connection errors and malformed bodies are retried with exponential backoff and
 jitter (honouring Retry-After) and end as `InfraError` after the bound; a prompt too long for the
 model's context (OpenAI's `context_length_exceeded`, llama.cpp's `exceed_context_size_error`,
@@ -9,14 +9,14 @@ vLLM's "maximum context length") is `ContextOverflow`, never retried; other 4xx 
 environment for each request and scrubbed from every message this module produces.
 
 One `ChatEndpoint` serves every episode of an agent factory, with one SSL context (building one
-costs ~20 ms of CPU) and, per event loop, one httpx client closed when that loop shuts down. The
-client's transport is aiohttp's (httpx-aiohttp): httpcore's pool does work in proportion to
-connections x waiting requests on every request and its anyio layer adds more, so at a thousand
-episodes in flight it spent twice the CPU per request of aiohttp's pool and C parser, on the one
-core that also runs every episode. httpx stays the interface, so its errors, timeouts and
-environment proxies mean what they did. A request whose caller is cancelled (the episode's time
-limit) closes its connection, so a server that watches for disconnects stops generating;
-llama-cpp-python watches only streamed requests (`stream`).
+costs ~20 ms of CPU) and, per event loop, one aiohttp session closed when that loop shuts down.
+aiohttp rather than httpx: httpcore's pool does work in proportion to connections x waiting
+requests on every request, its anyio layer adds more, and httpx's own request and response
+models as much again; at a thousand episodes in flight that was three times the CPU per request
+of aiohttp's pool and C parser, on the one core that also runs every episode. The proxy comes from
+the environment (HTTPS_PROXY, NO_PROXY) as it would for httpx. A request whose caller is
+cancelled (the episode's time limit) closes its connection, so a server that watches for
+disconnects stops generating; llama-cpp-python watches only streamed requests (`stream`).
 """
 
 from __future__ import annotations
@@ -27,13 +27,16 @@ import json
 import os
 import random
 import re
+import ssl
 import time
+import urllib.parse
+import urllib.request
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 
 from arena.errors import ContextOverflow, InfraError
 
@@ -63,18 +66,34 @@ class _Retryable(Exception):
 
 @dataclass
 class _LoopResources:
-    client: httpx.AsyncClient
+    session: aiohttp.ClientSession
     slot: asyncio.Semaphore
-    closer: AsyncIterator[None]  # an async generator the loop finalises at shutdown: it closes the client
+    closer: AsyncIterator[None]  # an async generator the loop finalises at shutdown: it closes the session
 
 
-async def _close_at_shutdown(client: httpx.AsyncClient) -> AsyncIterator[None]:
+async def _close_at_shutdown(session: aiohttp.ClientSession) -> AsyncIterator[None]:
     # asyncio.run() (and every asyncio.Runner) calls aclose() on the async generators still open
-    # when the loop shuts down: this one then closes the loop's client and its connections.
+    # when the loop shuts down: this one then closes the loop's session and its connections.
     try:
         yield
     finally:
-        await client.aclose()
+        await session.close()
+
+
+@dataclass
+class _Reply:
+    """A whole non-streamed response: what error messages and retry decisions read."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
 
 
 class ChatEndpoint:
@@ -95,6 +114,7 @@ class ChatEndpoint:
         stream: bool = False,
     ) -> None:
         self.url = f"{base_url}/chat/completions"
+        self._proxy = _env_proxy(self.url)
         self.public = f"{public_url}/chat/completions"  # no credentials: safe in messages
         self.api_key_env = api_key_env
         self.timeout = timeout
@@ -104,7 +124,8 @@ class ChatEndpoint:
         self.max_concurrency = max_concurrency
         self.stream = stream
         self.rng = random.Random()
-        self.ssl = httpx.create_ssl_context()  # shared by every client: SSL contexts do not belong to a loop
+        self.ssl = _ssl_context()  # shared by every session: SSL contexts do not belong to a loop
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=timeout, sock_read=timeout)
         # asyncio objects cannot cross loops (tests run several), so each loop gets its own.
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopResources] = (
             weakref.WeakKeyDictionary()
@@ -113,18 +134,16 @@ class ChatEndpoint:
     async def _resources(self) -> _LoopResources:
         loop = asyncio.get_running_loop()
         res = self._loops.get(loop)
-        if res is None or res.client.is_closed:
-            from httpx_aiohttp import HttpxAiohttpClient  # imports aiohttp: only once a model is called
-
+        if res is None or res.session.closed:
             n = self.max_concurrency
-            client = HttpxAiohttpClient(
-                timeout=httpx.Timeout(self.timeout), follow_redirects=False, verify=self.ssl,
-                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=n, limit_per_host=0, ssl=self.ssl),
+                timeout=self._timeout,
             )
-            closer = _close_at_shutdown(client)
+            closer = _close_at_shutdown(session)
             await closer.__anext__()  # registers it with the loop's shutdown
             slot = res.slot if res else asyncio.Semaphore(n)
-            res = self._loops[loop] = _LoopResources(client, slot, closer)
+            res = self._loops[loop] = _LoopResources(session, slot, closer)
         return res
 
     def slot(self) -> asyncio.Semaphore:
@@ -134,7 +153,7 @@ class ChatEndpoint:
         return res.slot if res else asyncio.Semaphore(self.max_concurrency)
 
     async def aclose(self) -> None:
-        """Close the running loop's clients (they also close by themselves when the loop shuts down)."""
+        """Close the running loop's session (it also closes by itself when the loop shuts down)."""
         res = self._loops.pop(asyncio.get_running_loop(), None)
         if res is not None:
             await res.closer.aclose()
@@ -156,7 +175,7 @@ class ChatEndpoint:
         for attempt in range(attempts):
             try:
                 async with res.slot:
-                    return await self._once(res.client, body), attempt
+                    return await self._once(res.session, body), attempt
             except _Retryable as e:
                 if attempt + 1 >= attempts:
                     raise InfraError(
@@ -171,49 +190,47 @@ class ChatEndpoint:
         delay = min(self.backoff * 2**attempt, self.max_backoff)
         return delay * self.rng.uniform(0.5, 1.0)  # jitter, so episodes that failed together retry apart
 
-    async def _once(self, client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
+    async def _once(self, session: aiohttp.ClientSession, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
         key = self._key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
         try:
-            # A streamed response in a context manager: when the caller is cancelled mid-reply the
-            # response is closed with its connection (never put back in the pool half read).
-            async with client.stream("POST", self.url, json=body, headers=headers, timeout=self.timeout) as response:
-                if self.stream and response.status_code == 200:
+            # The response in a context manager: when the caller is cancelled mid-reply the
+            # connection is closed (never put back in the pool half read).
+            async with session.post(self.url, data=_dumps(body), headers=headers, allow_redirects=False,
+                                    proxy=self._proxy) as response:
+                if self.stream and response.status == 200:
                     return await self._read_stream(response)
-                await response.aread()
-        except httpx.TransportError as e:
-            # The aiohttp transport maps a connection the server dropped to httpx's ConnectTimeout:
-            # only a real timeout (asyncio's TimeoutError underneath) is reported as one.
-            cause = e.__cause__ or e
-            if isinstance(e, httpx.TimeoutException) and isinstance(cause, TimeoutError | httpx.TimeoutException):
-                raise _Retryable(f"no reply within {self.timeout:g}s (timeout)") from None
-            raise _Retryable(f"connection failed: {type(cause).__name__}: {cause}") from None
-        status = response.status_code
-        if status >= 400 and OVERFLOW.search(response.text):
-            raise ContextOverflow(self._overflow(response))
+                reply = _Reply(response.status, response.headers, await response.read())
+        except TimeoutError:
+            raise _Retryable(f"no reply within {self.timeout:g}s (timeout)") from None
+        except aiohttp.ClientError as e:
+            raise _Retryable(f"connection failed: {type(e).__name__}: {e}") from None
+        status = reply.status_code
+        if status >= 400 and OVERFLOW.search(reply.text):
+            raise ContextOverflow(self._overflow(reply))
         if status in RETRY_STATUSES or status >= 500:
-            raise _Retryable(f"HTTP {status}: {self._snippet(response)}", _retry_after(response.headers))
+            raise _Retryable(f"HTTP {status}: {self._snippet(reply)}", _retry_after(reply.headers))
         if status >= 400:
-            raise InfraError(self._client_error(response, body))
+            raise InfraError(self._client_error(reply, body))
         try:
-            reply = response.json()
-            message = reply["choices"][0]["message"]
+            parsed = reply.json()
+            message = parsed["choices"][0]["message"]
             if not isinstance(message, dict):
                 raise TypeError("message is not an object")
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, IndexError, TypeError) as e:
-            reason = f"HTTP {status} with a malformed body ({type(e).__name__}): {self._snippet(response)}"
+            reason = f"HTTP {status} with a malformed body ({type(e).__name__}): {self._snippet(reply)}"
             raise _Retryable(reason) from None
-        return reply
+        return parsed  # type: ignore[no-any-return]
 
-    async def _read_stream(self, response: httpx.Response) -> dict[str, Any]:
+    async def _read_stream(self, response: aiohttp.ClientResponse) -> dict[str, Any]:
         """Assemble server-sent chunks into the reply a non-streamed request would get."""
         content: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
         finish: str | None = None
         usage: Any = None
-        async for line in response.aiter_lines():
+        async for line in _lines(response):
             data = line.removeprefix("data:").strip() if line.startswith("data:") else ""
             if not data or data == "[DONE]":
                 continue
@@ -249,7 +266,7 @@ class ChatEndpoint:
             reply["usage"] = usage
         return reply
 
-    def _snippet(self, response: httpx.Response) -> str:
+    def _snippet(self, response: _Reply) -> str:
         try:
             error = response.json().get("error")
             text = error.get("message") if isinstance(error, dict) else str(error or response.text)
@@ -258,7 +275,7 @@ class ChatEndpoint:
         text = " ".join((text or "(empty body)").split())
         return self._scrub(text[:BODY_SNIPPET] + ("..." if len(text) > BODY_SNIPPET else ""))
 
-    def _overflow(self, response: httpx.Response) -> str:
+    def _overflow(self, response: _Reply) -> str:
         size = CONTEXT_SIZE.search(response.text)
         try:
             n_ctx = response.json().get("error", {}).get("n_ctx")
@@ -269,7 +286,7 @@ class ChatEndpoint:
         status = response.status_code
         return f"{self.public} refused the prompt as too long ({said}HTTP {status}: {self._snippet(response)})"
 
-    def _client_error(self, response: httpx.Response, body: dict[str, Any]) -> str:
+    def _client_error(self, response: _Reply, body: dict[str, Any]) -> str:
         status = response.status_code
         detail = self._snippet(response)
         where = f"{self.public} answered HTTP {status}"
@@ -287,7 +304,44 @@ class ChatEndpoint:
         return f"{where}: {detail} (check the agent's options: model, sampling settings, extra_body)"
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
+def _ssl_context() -> ssl.SSLContext:
+    """Verified TLS against certifi's roots, as httpx and the OpenAI SDK do; SSL_CERT_FILE or
+    SSL_CERT_DIR point at a private CA instead."""
+    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
+    import certifi  # installed with httpx
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _env_proxy(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY), read
+    once: aiohttp's trust_env reads the environment and ~/.netrc again on every request."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(parts.scheme) or proxies.get("all")
+
+
+def _dumps(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
+    """The body's lines as they arrive, however long (aiohttp's own line reader caps their length)."""
+    pending = b""
+    async for chunk in response.content.iter_any():
+        pending += chunk
+        *whole, pending = pending.split(b"\n")
+        for line in whole:
+            yield line.rstrip(b"\r").decode("utf-8", errors="replace")
+    if pending:
+        yield pending.rstrip(b"\r").decode("utf-8", errors="replace")
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Retry-After as seconds or an HTTP date (or OpenAI's retry-after-ms)."""
     if (ms := headers.get("retry-after-ms")) is not None:
         try:

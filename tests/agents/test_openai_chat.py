@@ -119,8 +119,9 @@ def endpoint(base_url: str, **extra: Any) -> ChatEndpoint:
     return ChatEndpoint(base_url, base_url, **settings)
 
 
-def closing_server(answer: bytes) -> tuple[socket.socket, threading.Thread]:
-    """A server on 127.0.0.1 that reads each request's first bytes, sends `answer` and hangs up."""
+def closing_server(answer: bytes, heard: list[bytes] | None = None) -> tuple[socket.socket, threading.Thread]:
+    """A server on 127.0.0.1 that reads each request's first bytes (into `heard`), sends `answer`
+    and hangs up."""
     server = socket.create_server(("127.0.0.1", 0))
 
     def serve() -> None:
@@ -130,12 +131,32 @@ def closing_server(answer: bytes) -> tuple[socket.socket, threading.Thread]:
             except OSError:
                 return
             with conn:
-                conn.recv(65536)
+                request = conn.recv(65536)
+                if heard is not None:
+                    heard.append(request)
                 conn.sendall(answer)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     return server, thread
+
+
+async def test_the_proxy_named_by_the_environment_carries_the_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    reply = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]}).encode()
+    heard: list[bytes] = []
+    proxy, _ = closing_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                              b"Content-Length: %d\r\n\r\n%s" % (len(reply), reply), heard)
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.getsockname()[1]}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        parsed, _ = await endpoint("http://model.example/v1").complete({"model": "m", "messages": []})
+        assert parsed["choices"][0]["message"]["content"] == "hi"
+        assert heard and heard[0].startswith(b"POST http://model.example/v1/chat/completions HTTP/1.1")
+        monkeypatch.setenv("NO_PROXY", "model.example")  # read when the endpoint is made, as httpx does
+        assert endpoint("http://model.example/v1")._proxy is None
+    finally:
+        proxy.close()
 
 
 @pytest.mark.parametrize("answer", [b"", b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"choi"])
@@ -551,7 +572,7 @@ def test_the_client_closes_when_its_event_loop_ends() -> None:
             agent = factory(KEY)
             await agent.reset(view())
             await agent.act(Observation(step=0))
-            return factory.endpoint._loops[asyncio.get_running_loop()].client  # type: ignore[attr-defined]
+            return factory.endpoint._loops[asyncio.get_running_loop()].session  # type: ignore[attr-defined]
 
-        client = asyncio.run(one_call())
-        assert client.is_closed and client._transport.client.closed  # the aiohttp session too
+        session = asyncio.run(one_call())
+        assert session.closed
