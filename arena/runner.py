@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import resource
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from arena.config import LimitOverrides, RunConfig, generate, new_run_id, restore, supports_salt
@@ -68,6 +69,28 @@ class StepWriter:
             self.store.add_steps(steps)
 
 
+# Collector thresholds during a run (Python's default is 700, 10, 10). Hundreds of episodes in flight
+# hold millions of objects (tasks, databases, transcripts), and the default collects the young
+# generation every 700 allocations and rescans the whole heap each time it grows by a quarter:
+# at 1024 model-bound episodes that was a fifth of the run's CPU. Reference counting still frees
+# everything without a cycle at once; cycles wait a little longer.
+RUN_GC_THRESHOLDS = (50_000, 20, 100)
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Collect cyclic garbage less often while a run is in flight; what was alive before the run
+    (modules, classes, the config) is frozen out of every scan. Restored afterwards."""
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*RUN_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
 class RunStopped(ConfigError):
     """An episode showed that the whole run cannot work as configured (say, the model's context
     cannot hold even the first prompt); the run stops with the reason instead of failing every episode."""
@@ -105,7 +128,8 @@ class Runner:
         self.store.acquire(self.run_id)
         beat = asyncio.create_task(self._heartbeat())
         try:
-            await self._run_all(self.store.unfinished(self.run_id))
+            with fewer_collections():
+                await self._run_all(self.store.unfinished(self.run_id))
         except BaseException:
             with contextlib.suppress(Exception):  # the store itself may be what failed
                 self._steps.flush()
