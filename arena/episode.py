@@ -264,14 +264,19 @@ async def drive(env: EpisodeEnv, agent: Agent, obs: Observation | None = None) -
         remaining = core.remaining()
         return None if remaining is None else max(remaining, 0.05)
 
+    # asyncio.timeout, not wait_for: wait_for runs each call as a task of its own, which costs
+    # CPU and a turn of the event loop per model call, and with a thousand episodes in flight
+    # every turn of the loop is long.
     try:
-        await asyncio.wait_for(agent.reset(env.view()), timeout=left())
+        async with asyncio.timeout(left()):
+            await agent.reset(env.view())
         while not env.done:
             remaining = core.remaining()
             if remaining is not None and remaining <= 0:
                 env.stop("time_limit", f"time limit of {core.limits.max_seconds:g}s reached")
                 break
-            action = await asyncio.wait_for(agent.act(obs), timeout=left())
+            async with asyncio.timeout(left()):
+                action = await agent.act(obs)
             obs = await env.step(action)
     except TimeoutError:
         env.stop("time_limit", f"time limit of {core.limits.max_seconds:g}s reached while the agent was thinking")

@@ -185,7 +185,8 @@ async def run_tool(toolbox: Toolbox | ToolboxWrapper, call: ToolCall, ctx: ToolC
     if timeout != ctx.timeout:
         ctx = ToolContext(ctx.sandbox, ctx.task, ctx.state, timeout=timeout, remaining=ctx.remaining)
     try:
-        output = await asyncio.wait_for(tool.run(args, ctx), timeout=timeout + TIMEOUT_GRACE)
+        async with asyncio.timeout(timeout + TIMEOUT_GRACE):  # no task of its own, unlike wait_for
+            output = await tool.run(args, ctx)
     except ToolError as e:
         return result(f"error: {e}", True)
     except TimeoutError:
