@@ -75,10 +75,11 @@ class Builder:
 
     def product(self, min_price_cents: int = 0, max_price_cents: int = 10**9) -> Product:
         """A product from the catalogue (each used once) priced within the bounds when its range allows."""
+        used = {p.name for p in self.db.products.values()}
         fitting = [
             spec for spec in self._catalogue
             if spec["price"][1] * 100 >= min_price_cents and spec["price"][0] * 100 <= max_price_cents
-            and spec["name"] not in {p.name for p in self.db.products.values()}
+            and spec["name"] not in used
         ]
         spec = self.rng.choice(fitting or self._catalogue)
         existing = next((p for p in self.db.products.values() if p.name == spec["name"]), None)

@@ -7,7 +7,6 @@ policy is the agent's to follow, so a policy violation shows up as a changed dat
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Literal
 
@@ -237,17 +236,19 @@ def normal_text(text: str) -> str:
 def canonical(db: Database) -> dict[str, Any]:
     """The database without free text the agent words itself (reasons, replies), with addresses
     normalised for case and abbreviations: two routes to the same state compare equal."""
-    data = db.model_dump()
+    data = db.model_dump(mode="json")
     for ticket in data["tickets"].values():
         ticket.pop("replies")
         ticket.pop("escalation_reason")
     for order in data["orders"].values():
         order["address"] = {k: normal_text(v) for k, v in order["address"].items()}
-    return json.loads(json.dumps(data, sort_keys=True))
+    return data
 
 
 def differences(a: Any, b: Any, path: str = "") -> list[str]:
     """Paths where two canonical dumps differ, for a readable check detail."""
+    if a == b:  # one comparison in C for the common case, and for every equal branch below
+        return []
     if isinstance(a, dict) and isinstance(b, dict):
         out: list[str] = []
         for key in sorted(set(a) | set(b)):
