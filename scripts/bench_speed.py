@@ -10,7 +10,7 @@
     request after a fixed delay (scripts/loopback_chat.py, another process): achieved over ideal
     throughput (ideal: every episode's calls back to back, nothing else taking any time), the
     arena's CPU seconds per episode, and its peak memory. The same endpoint driven by a bare
-    httpx client with transcripts of the same size is the floor.
+    client on the agent's HTTP stack (aiohttp), with transcripts of the same size, is the floor.
 
 Every measurement runs in a fresh child process of its own, so imports, caches and peak memory do
 not leak from one into the next; only the run itself is timed.
@@ -174,9 +174,10 @@ def arena_model_bound(n: int, base_url: str) -> dict[str, Any]:
 
 
 def floor_model_bound(n: int, base_url: str) -> dict[str, Any]:
-    """The endpoint driven by a bare httpx client: N sessions of CALLS + 1 requests each, with
-    transcripts of about the agent's size (the helpdesk tools, a policy-sized output per call)."""
-    import httpx
+    """The endpoint driven by a bare client on the agent's own HTTP stack (one aiohttp session with
+    a connection per session): N sessions of CALLS + 1 requests each, with transcripts of about the
+    agent's size (the helpdesk tools, a policy-sized output per call)."""
+    import aiohttp
 
     from arena.environments.helpdesk import HelpdeskFamily
 
@@ -184,26 +185,22 @@ def floor_model_bound(n: int, base_url: str) -> dict[str, Any]:
     task = family.generate(0, "dev")
     tools = [t.spec().openai() for t in family.tools(task)]
     output = "x" * 1800
+    url = f"{base_url}/chat/completions"
 
-    async def session(client: httpx.AsyncClient, i: int) -> None:
+    async def session(client: aiohttp.ClientSession) -> None:
         messages: list[dict[str, Any]] = [{"role": "system", "content": "s" * 1500},
                                           {"role": "user", "content": task.instruction(0)}]
         for _ in range(CALLS + 1):
-            reply = (await client.post(f"{base_url}/chat/completions",
-                                       json={"model": "loopback", "messages": messages, "tools": tools})).json()
+            body = json.dumps({"model": "loopback", "messages": messages, "tools": tools}).encode()
+            async with client.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
+                reply = json.loads(await response.read())
             message = reply["choices"][0]["message"]
             messages.append(message)
             messages += [{"role": "tool", "tool_call_id": c["id"], "content": output} for c in message["tool_calls"]]
 
-    async def own_client(i: int, ssl_context: Any) -> None:
-        # A client per session, all sharing one SSL context: one pool of a thousand connections
-        # costs httpcore time quadratic in its size (a known issue), small pools do not.
-        async with httpx.AsyncClient(timeout=600, verify=ssl_context) as client:
-            await session(client, i)
-
     async def main() -> None:
-        ssl_context = httpx.create_ssl_context()
-        await asyncio.gather(*(own_client(i, ssl_context) for i in range(n)))
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=n)) as client:
+            await asyncio.gather(*(session(client) for _ in range(n)))
 
     before = peak_mb()
     cpu, t = time.process_time(), time.perf_counter()
@@ -264,7 +261,7 @@ def model_bound_table(sizes: list[int], delay: float) -> list[list[str]]:
     rows = []
     try:
         for n in sizes:
-            for name, kind in (("bare httpx clients (floor)", "floor"), ("arena, openai: agent", "arena")):
+            for name, kind in (("bare aiohttp client (floor)", "floor"), ("arena, openai: agent", "arena")):
                 r = child(kind, n, base_url)
                 rows.append([str(n), name, f"{r['seconds']:.2f} s", f"{ideal / r['seconds']:.2f}",
                              f"{r['cpu'] / n * 1000:.1f} ms", f"{r['peak_mb']:.0f} MB ({r['start_mb']:.0f} at start)"])
