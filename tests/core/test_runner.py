@@ -119,6 +119,20 @@ def test_agent_crash_is_a_fail_with_reason_and_run_goes_on(tmp_path: Path) -> No
     assert all(r and r.outcome == "success" for a, r in results if a == "oracle")
 
 
+def test_a_run_collects_less_often_while_it_runs_and_restores_the_collector(tmp_path: Path) -> None:
+    import gc
+
+    from arena.runner import RUN_GC_THRESHOLDS
+    from tests.helper_agents import record_gc_thresholds
+
+    before = gc.get_threshold()
+    config = RunConfig(agents=["tests.helper_agents:GcWatchingAgent"], families=[GREETING], seeds=[0],
+                       sandbox={"kind": "process", "unsafe_local": True})
+    run_with(config, tmp_path / "g.db")
+    assert record_gc_thresholds == [RUN_GC_THRESHOLDS]  # as the agent saw it, mid-run
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
