@@ -15,7 +15,7 @@
 Every measurement runs in a fresh child process of its own, so imports, caches and peak memory do
 not leak from one into the next; only the run itself is timed.
 
-    .venv/bin/python scripts/bench_speed.py [--quick] [--delay 1.0] [--sizes 256,1024]
+    .venv/bin/python scripts/bench_speed.py [--quick] [--only one-tool|model] [--delay 5] [--sizes 256,1024]
 """
 
 from __future__ import annotations
@@ -289,7 +289,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, help="one-tool episodes per measurement (default 200, quick 40)")
     parser.add_argument("--reps", type=int, help="interleaved repetitions of (a) (default 3, quick 1)")
     parser.add_argument("--sizes", help="concurrent model-bound episodes (default 256,1024; quick 256)")
-    parser.add_argument("--delay", type=float, default=1.0, help="seconds the endpoint takes per reply (default 1)")
+    parser.add_argument("--delay", type=float, default=5.0, help="seconds the endpoint takes per reply (default 5)")
     parser.add_argument("--only", choices=["one-tool", "model"], help="run one part only")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
