@@ -14,7 +14,7 @@ from arena.types import Check, Task
 
 from .._kit import goal, guard
 from ._tools import HelpdeskState, apply_write, signatures
-from ._world import Database, canonical, differences, money, normal_text
+from ._world import Database, Order, canonical, differences, money, normal_text
 
 _AMOUNT = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?(?!\d)")
 # Written as money: "$1,234.5", "$ 12", "12.50" (two decimals); street numbers and zip codes are not.
@@ -108,10 +108,10 @@ def check_consistent(task: Task, text: str) -> Check:
     allowed = {OUTCOME_CLAIMS.get((r["kind"], r["outcome"])) if r.get("on_account", True)
                else "an unverified account" for r in requests}
     claims = [name for name, pattern in CLAIMS.items() if name not in allowed and pattern.search(text)]
-    db = Database.model_validate(task.params["db"])
+    orders = task.params["db"]["orders"]  # only the ticket's own orders are read: no need for the whole database
     amounts = {int(task.params["threshold_cents"])}
     for r in requests:
-        order = db.orders.get(r["order_id"])
+        order = Order.model_validate(orders[r["order_id"]]) if r["order_id"] in orders else None
         if order is not None and r.get("on_account", True):
             amounts |= {order.total_cents, order.refunded_cents, *(i.amount_cents for i in order.items),
                         *(i.price_cents for i in order.items)}
