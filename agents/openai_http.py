@@ -71,6 +71,12 @@ class _LoopResources:
     closer: AsyncIterator[None]  # an async generator the loop finalises at shutdown: it closes the session
 
 
+# Each loop's closers, held until the loop shuts them down: one collected with its endpoint would be
+# finalised in a task of its own, and closing an aiohttp session takes a few turns of the loop that
+# a loop about to close never gives it ("Task was destroyed but it is pending").
+_OPEN: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, set[AsyncIterator[None]]] = weakref.WeakKeyDictionary()
+
+
 async def _close_at_shutdown(session: aiohttp.ClientSession) -> AsyncIterator[None]:
     # asyncio.run() (and every asyncio.Runner) calls aclose() on the async generators still open
     # when the loop shuts down: this one then closes the loop's session and its connections.
@@ -98,7 +104,7 @@ class _Reply:
 
 class ChatEndpoint:
     """POSTs to `{base_url}/chat/completions`. At most `max_concurrency` requests are in flight
-    per event loop; the client and that bound are shared by every episode of the factory."""
+    per event loop; the session and that bound are shared by every episode of the factory."""
 
     def __init__(
         self,
@@ -142,6 +148,7 @@ class ChatEndpoint:
             )
             closer = _close_at_shutdown(session)
             await closer.__anext__()  # registers it with the loop's shutdown
+            _OPEN.setdefault(loop, set()).add(closer)
             slot = res.slot if res else asyncio.Semaphore(n)
             res = self._loops[loop] = _LoopResources(session, slot, closer)
         return res
@@ -156,6 +163,7 @@ class ChatEndpoint:
         """Close the running loop's session (it also closes by itself when the loop shuts down)."""
         res = self._loops.pop(asyncio.get_running_loop(), None)
         if res is not None:
+            _OPEN.get(asyncio.get_running_loop(), set()).discard(res.closer)
             await res.closer.aclose()
 
     def _key(self) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import gc
 import json
 import logging
 import socket
@@ -114,12 +115,12 @@ async def test_max_concurrency_bounds_calls_across_episodes(run_agents: RunAgent
 
 
 def endpoint(base_url: str, **extra: Any) -> ChatEndpoint:
-    settings: dict[str, Any] = {"api_key_env": "ARENA_TEST_NO_KEY", "timeout": 2.0, "max_retries": 1,
-                                "backoff": 0.01, "max_backoff": 0.05, "max_concurrency": 4, **extra}
+    settings: dict[str, Any] = {**FAST, "api_key_env": "ARENA_TEST_NO_KEY", "max_retries": 1, "max_concurrency": 4,
+                                **extra}
     return ChatEndpoint(base_url, base_url, **settings)
 
 
-def closing_server(answer: bytes, heard: list[bytes] | None = None) -> tuple[socket.socket, threading.Thread]:
+def closing_server(answer: bytes, heard: list[bytes] | None = None) -> socket.socket:
     """A server on 127.0.0.1 that reads each request's first bytes (into `heard`), sends `answer`
     and hangs up."""
     server = socket.create_server(("127.0.0.1", 0))
@@ -136,15 +137,14 @@ def closing_server(answer: bytes, heard: list[bytes] | None = None) -> tuple[soc
                     heard.append(request)
                 conn.sendall(answer)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return server, thread
+    threading.Thread(target=serve, daemon=True).start()
+    return server
 
 
 async def test_the_proxy_named_by_the_environment_carries_the_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     reply = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]}).encode()
     heard: list[bytes] = []
-    proxy, _ = closing_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    proxy = closing_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
                               b"Content-Length: %d\r\n\r\n%s" % (len(reply), reply), heard)
     try:
         monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.getsockname()[1]}")
@@ -161,7 +161,7 @@ async def test_the_proxy_named_by_the_environment_carries_the_requests(monkeypat
 
 @pytest.mark.parametrize("answer", [b"", b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"choi"])
 async def test_a_server_that_hangs_up_is_retried_and_named(answer: bytes) -> None:
-    server, _ = closing_server(answer)
+    server = closing_server(answer)
     url = f"http://127.0.0.1:{server.getsockname()[1]}/v1"
     try:
         with pytest.raises(InfraError, match=r"failed 2 time\(s\); last: connection failed: \w+") as e:
@@ -562,6 +562,24 @@ async def test_episodes_share_one_connection_pool(run_agents: RunAgents) -> None
     assert all(r.outcome == "success" for r in results(store, run_id))
     ports = {r.client_port for r in server.requests}
     assert len(server.requests) > 12 and len(ports) <= 2, ports  # kept-alive connections, across episodes
+
+
+def test_an_endpoint_dropped_before_its_loop_ends_still_closes_cleanly(caplog: pytest.LogCaptureFixture) -> None:
+    async def one_call(factory: Any) -> Any:
+        agent = factory(KEY)
+        await agent.reset(view())
+        await agent.act(Observation(step=0))
+        return factory.endpoint._loops[asyncio.get_running_loop()].session
+
+    with ScriptedChatServer(oracle_policy("files", 0)) as server, caplog.at_level(logging.ERROR, logger="asyncio"):
+        with asyncio.Runner() as runner:  # as a test's loop, or a library user's run, ends
+            factory = agent_factory(SPEC, {"base_url": server.base_url, **FAST})
+            session = runner.run(one_call(factory))
+            del factory
+            gc.collect()  # the endpoint is gone between the last run and the loop's close
+        gc.collect()
+    assert session.closed
+    assert "destroyed but it is pending" not in caplog.text
 
 
 def test_the_client_closes_when_its_event_loop_ends() -> None:
