@@ -17,8 +17,9 @@ test is the task: d_t = A's mean on task t minus B's.
   is not adjusted. With more than two sides every pair is compared, and the Holm adjustment of the
   all-families rows runs over the pairs.
 - verdict: "A better" (or "B better", "cheaper", "faster") only when the adjusted p-value is
-  below alpha (0.05); otherwise "no clear difference", with the number of paired tasks, so a
-  small run honestly says it cannot tell.
+  below alpha (0.05) and the difference is one the metric can show (times differing by under the
+  millisecond they are stored to are not); otherwise "no clear difference", with the number of
+  paired tasks, so a small run honestly says it cannot tell.
 
 Metrics: success, score, pass^k (k from the gates, at most the trials both ran), cost per
 episode, steps and time per episode.
@@ -40,6 +41,10 @@ from arena.metrics.stats import BOOTSTRAP, holm, pass_hat_k, percentile, resampl
 
 ALPHA = 0.05
 Better = Literal["higher", "lower"]
+# The smallest difference a metric can show. Episode times are stored to the millisecond: a mean
+# difference under one is rounding, and on a loaded machine the odd tick falls on one side's
+# episodes often enough to pass the test by chance.
+RESOLUTION = {"seconds": 0.001}
 
 
 class Side(BaseModel):
@@ -166,7 +171,7 @@ def verdicts(rows: list[CompareRow], labels: tuple[str, str], alpha: float) -> N
         if row.diff is None or p is None:
             row.verdict = "no paired tasks" if not row.tasks else "not measured"
             continue
-        if p >= alpha or abs(row.diff) < 1e-12:
+        if p >= alpha or abs(row.diff) < RESOLUTION.get(row.metric, 1e-12):
             row.verdict = "no clear difference"
             continue
         a_wins = row.diff > 0 if row.better == "higher" else row.diff < 0

@@ -10,7 +10,7 @@ import pytest
 
 from arena.errors import ConfigError
 from arena.metrics import SummaryOptions, compare, resolve_sides
-from arena.metrics.paired import CompareRow, Comparison
+from arena.metrics.paired import CompareRow, Comparison, verdicts
 from arena.metrics.stats import binomial_two_sided, holm, sign_flip_p
 from arena.store import Store
 from arena.types import EpisodeKey
@@ -75,6 +75,20 @@ def test_a_difference_the_data_do_not_show_is_not_called(store: Store) -> None:
     assert success.p == pytest.approx(binomial_two_sided(6, 14)) and success.p > 0.5
     assert success.winner is None and success.verdict == "no clear difference"
     assert success.low is not None and success.high is not None and success.low < 0 < success.high
+
+
+def test_a_time_difference_under_the_stored_millisecond_is_never_called() -> None:
+    def timed(diff: float) -> CompareRow:
+        return CompareRow(level="agent", family=None, metric="seconds", better="lower", a=0.002 + diff, b=0.002,
+                          diff=diff, low=diff, high=diff, p=0.01, tasks=40, differing=40)
+
+    rows = [timed(-0.0004), timed(-0.0015)]
+    verdicts(rows, ("a", "b"), 0.05)
+    assert [r.verdict for r in rows] == ["no clear difference", "a faster"]
+    steps = CompareRow(level="agent", family=None, metric="steps", better="lower", a=1.9996, b=2.0, diff=-0.0004,
+                       low=-0.0004, high=-0.0004, p=0.01, tasks=40, differing=40)
+    verdicts([steps], ("a", "b"), 0.05)
+    assert steps.verdict == "a fewer steps"  # other metrics keep their own resolution
 
 
 def test_runs_compare_as_sides(tmp_path: Path) -> None:
