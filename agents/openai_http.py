@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import orjson
 
 from arena.errors import ContextOverflow, InfraError
 
@@ -334,7 +335,12 @@ def _env_proxy(url: str) -> str | None:
 
 
 def _dumps(body: Any) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    """Compact UTF-8 JSON. The whole transcript goes out with every call, so this is done in C: the
+    standard encoder took a tenth of a model-bound episode's CPU. NaN (which JSON lacks) goes as null."""
+    try:
+        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:  # an integer over 64 bits, say: the standard encoder takes it
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from arena.agents.openai_chat import parse_text_action
-from arena.agents.openai_http import ChatEndpoint, _retry_after
+from arena.agents.openai_http import ChatEndpoint, _dumps, _retry_after
 from arena.agents.openai_settings import Price, price_for, split_spec
 from arena.errors import ConfigError, ContextOverflow, InfraError
 from arena.registry import agent_factory
@@ -594,3 +594,10 @@ def test_the_client_closes_when_its_event_loop_ends() -> None:
 
         session = asyncio.run(one_call())
         assert session.closed
+
+
+def test_request_bodies_are_compact_utf8_json_and_odd_values_still_go_out() -> None:
+    text = {"content": "caf\u00e9 \u2713", "n": [1, 2.5, None]}
+    assert _dumps(text) == '{"content":"caf\u00e9 \u2713","n":[1,2.5,null]}'.encode()
+    huge = {"seed": 2**70, 3: "an integer key"}  # past orjson's 64 bits, and a key JSON writes as text
+    assert json.loads(_dumps(huge)) == {"seed": 2**70, "3": "an integer key"}
