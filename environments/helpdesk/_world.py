@@ -7,6 +7,7 @@ policy is the agent's to follow, so a policy violation shows up as a changed dat
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Literal
 
@@ -228,9 +229,21 @@ def do_reply(db: Database, ticket_id: str, message: str) -> str:
 _SUFFIXES = {"street": "st", "avenue": "ave", "road": "rd", "lane": "ln", "drive": "dr", "court": "ct", "way": "wy"}
 
 
+_PUNCTUATION = re.compile(r"[^\w\s]")
+
+
 def normal_text(text: str) -> str:
-    words = re.sub(r"[^\w\s]", " ", text.lower()).split()
+    words = _PUNCTUATION.sub(" ", text.lower()).split()
     return " ".join(_SUFFIXES.get(w, w) for w in words)
+
+
+_normal_cached = functools.lru_cache(maxsize=16384)(normal_text)
+
+
+def _normal_field(text: str) -> str:
+    """normal_text of an address field: a grade normalises the same addresses on both sides, and
+    episodes share cities and states. Long text (the agent's own) is not kept."""
+    return _normal_cached(text) if len(text) <= 200 else normal_text(text)
 
 
 def canonical(db: Database) -> dict[str, Any]:
@@ -241,7 +254,7 @@ def canonical(db: Database) -> dict[str, Any]:
         ticket.pop("replies")
         ticket.pop("escalation_reason")
     for order in data["orders"].values():
-        order["address"] = {k: normal_text(v) for k, v in order["address"].items()}
+        order["address"] = {k: _normal_field(v) for k, v in order["address"].items()}
     return data
 
 
