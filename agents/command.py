@@ -53,6 +53,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from arena.errors import AgentError, ConfigError
+from arena.processes import start_process
 from arena.types import Action, EpisodeKey, Observation, TaskView
 
 LINE_LIMIT = 16 * 1024 * 1024  # one protocol line; a longer one is garbage
@@ -130,7 +131,7 @@ class CommandAgent:
         await self._send({"type": "reset", "task": view.model_dump(mode="json")})
 
     async def _start_trusted(self) -> Any:
-        return await asyncio.create_subprocess_exec(
+        return await start_process(
             *self.argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,

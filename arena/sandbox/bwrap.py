@@ -79,6 +79,7 @@ class _Served:
     channel: Channel
     stderr: bytearray
     pump: asyncio.Task[None]
+    group: cgroups.Cgroup | None
 
     def kill(self) -> None:
         self.jail.kill()
@@ -86,6 +87,11 @@ class _Served:
     async def close(self) -> None:
         self.jail.kill()
         await self.channel.close()
+        if self.jail.init_pid is None and self.group is not None:
+            # Killed before bwrap named the jail's init: bwrap's inner half may be running without
+            # its parent (it sets its parent-death signal only after it is forked), holding the
+            # jail's pipes. Its cgroup reaches it.
+            await asyncio.to_thread(self.group.kill)
         await self.jail.wait()
         self.pump.cancel()
 
@@ -310,7 +316,7 @@ class BwrapSandbox(ServedSandbox):
             describe=lambda: stderr.decode(errors="replace").strip()[-500:],
             max_body=max_reply(self.config),
         )
-        served = _Served(started, channel, stderr, asyncio.ensure_future(pump()))
+        served = _Served(started, channel, stderr, asyncio.ensure_future(pump()), group)
         try:
             await served.channel.hello()
         except ChannelError as e:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arena.errors import SandboxError
+from arena.processes import start_process
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MERGED_USR = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
@@ -174,7 +175,7 @@ async def spawn(
         if cgroup_procs:
             argv = ["/bin/sh", "-c", JOIN_CGROUPS, "sh", *map(str, cgroup_procs), "--", *argv]
         try:
-            process = await asyncio.create_subprocess_exec(
+            process = await start_process(
                 *argv,
                 stdin=stdin,
                 stdout=stdout,

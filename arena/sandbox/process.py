@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from arena.processes import start_process
 from arena.protocols import ExecResult
 from arena.sandbox import SandboxConfig
 
@@ -32,7 +33,7 @@ class ProcessSandbox:
     async def exec(self, cmd: str | list[str], *, timeout: float, stdin: bytes | None = None) -> ExecResult:
         argv = ["bash", "-c", cmd] if isinstance(cmd, str) else cmd
         started = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
+        proc = await start_process(
             *argv,
             cwd=self.root,
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
