@@ -269,4 +269,4 @@ def differences(a: Any, b: Any, path: str = "") -> list[str]:
         return out
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in differences(x, y, f"{path}[{i}]")]
-    return [] if a == b else [f"{path}: expected {b!r}, found {a!r}"]
+    return [f"{path}: expected {b!r}, found {a!r}"]
