@@ -30,14 +30,40 @@ SETUP_TIMEOUT = 60.0
 # ---------------------------------------------------------------- generation
 
 
+class Rng(random.Random):
+    """`random.Random` with `randint` and `choice` that skip the generic `randrange` path: the
+    same draws from the same stream, at a third of the cost. Task generation makes tens of
+    thousands of them, and a thousand episodes starting at once wait for all of it."""
+
+    def randint(self, a: int, b: int) -> int:
+        n = b - a + 1
+        if type(n) is not int or n <= 0:
+            return super().randint(a, b)  # its error, or its handling of odd arguments
+        k = n.bit_length()
+        r = self.getrandbits(k)
+        while r >= n:
+            r = self.getrandbits(k)
+        return a + r
+
+    def choice(self, seq: Sequence[T]) -> T:
+        n = len(seq)
+        if not n:
+            raise IndexError("Cannot choose from an empty sequence")
+        k = n.bit_length()
+        r = self.getrandbits(k)
+        while r >= n:
+            r = self.getrandbits(k)
+        return seq[r]
+
+
 def rng_for(family: str, split: Split, seed: int, salt: str | None = None) -> random.Random:
     """The one random generator of a task: the same family, split and seed give the same task. A
     salt (a private split's secret) is mixed into the test split only, so nobody without it can
     regenerate those tasks and the same salt reproduces them exactly."""
     if salt and split == "test":
         secret = hmac.new(salt.encode(), f"{family}:{split}:{seed}".encode(), hashlib.sha256).hexdigest()
-        return random.Random(f"{family}:{split}:{seed}:{secret}")
-    return random.Random(f"{family}:{split}:{seed}")
+        return Rng(f"{family}:{split}:{seed}:{secret}")
+    return Rng(f"{family}:{split}:{seed}")
 
 
 def sealed(task: Task, salt: str | None) -> Task:
