@@ -33,6 +33,7 @@ class Builder:
         self.today = dt.date(2024, 2, 1) + dt.timedelta(days=rng.randint(0, 300))
         self.db = Database(today=self.today.isoformat(), customers={}, orders={}, products={}, tickets={})
         self._used: set[str] = set()
+        self._products_by_name: dict[str, Product] = {}  # every product is made here, once per name
         self._catalogue = list(pools.CATALOGUES[split])
         rng.shuffle(self._catalogue)
 
@@ -75,14 +76,14 @@ class Builder:
 
     def product(self, min_price_cents: int = 0, max_price_cents: int = 10**9) -> Product:
         """A product from the catalogue (each used once) priced within the bounds when its range allows."""
-        used = {p.name for p in self.db.products.values()}
+        made = self._products_by_name
         fitting = [
             spec for spec in self._catalogue
-            if spec["price"][1] * 100 >= min_price_cents and spec["price"][0] * 100 <= max_price_cents
-            and spec["name"] not in used
+            if spec["name"] not in made
+            and spec["price"][1] * 100 >= min_price_cents and spec["price"][0] * 100 <= max_price_cents
         ]
         spec = self.rng.choice(fitting or self._catalogue)
-        existing = next((p for p in self.db.products.values() if p.name == spec["name"]), None)
+        existing = made.get(spec["name"])
         if existing is not None:
             return existing
         low = max(spec["price"][0] * 100, min_price_cents)
@@ -95,6 +96,7 @@ class Builder:
         ]
         product = Product(id=self.new_id("P", 3), name=spec["name"], attribute=spec["attribute"], variants=variants)
         self.db.products[product.id] = product
+        made[product.name] = product
         return product
 
     def item(self, product: Product, variant: Variant | None = None, quantity: int = 1) -> Item:
