@@ -22,6 +22,7 @@ from arena.executors import Executor, make_executor
 from arena.levels import PlayedFamilies
 from arena.registry import AgentFactory, agent_factory, load_family
 from arena.sandbox import check_config
+from arena.starts import StartLine, quiet_first_wave
 from arena.store import Store
 from arena.types import EpisodeKey, EpisodeResult, StepRecord, Task, TaskInfo
 
@@ -32,13 +33,16 @@ __all__ = [
 EpisodeDone = Callable[[EpisodeKey, EpisodeResult], None]
 HEARTBEAT_SECONDS = 5.0
 SHUTDOWN_SECONDS = 60.0  # how long an interrupted run waits for its episodes to close their sandboxes
+# How long a step may wait to be stored with others. Episodes in flight take their steps in
+# different turns of the loop once their starts are spread out (`arena.starts`), so a turn is no
+# longer a batch; a live viewer polls at 1 s.
+STEP_WRITE_SECONDS = 0.05
 
 
 class StepWriter:
-    """Stores steps as they happen, those that arrive in the same turn of the event loop in one
-    transaction: with hundreds of episodes in flight their steps land together, and a commit per
-    step was most of the store's cost. A step waits at most until the loop's next turn; an episode
-    is marked done only after its steps are written."""
+    """Stores steps as they happen, those that arrive within `STEP_WRITE_SECONDS` of each other in
+    one transaction: with hundreds of episodes in flight, a commit per step was most of the
+    store's cost. An episode is marked done only after its steps are written."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -51,7 +55,7 @@ class StepWriter:
         self.pending.append((run_id, key, attempt, step))
         if len(self.pending) == 1:
             try:
-                asyncio.get_running_loop().call_soon(self._flush_later)
+                asyncio.get_running_loop().call_later(STEP_WRITE_SECONDS, self._flush_later)
             except RuntimeError:  # no loop: write at once
                 self.flush()
 
@@ -89,32 +93,8 @@ def fewer_collections() -> Iterator[None]:
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
-        if enabled:  # even if the loop ended before `quiet_first_turn` turned it back on
+        if enabled:  # even if the loop ended before `quiet_first_wave` turned it back on
             gc.enable()
-
-
-@contextlib.contextmanager
-def quiet_first_turn() -> Iterator[None]:
-    """No collection while the episodes started here take their first step, then freeze what they
-    built. With as many slots as episodes, that step sets them all up in one turn of the loop
-    (a thousand tasks with their databases and transcripts), and all of it lives as long as the
-    episodes do: collecting meanwhile rescanned it for nothing (0.3-0.4 ms of CPU per episode at
-    1024 at once).
-    (Cycles that the first wave leaves behind wait for the end of the run.)"""
-    enabled = gc.isenabled()
-    gc.disable()
-
-    def resume() -> None:
-        if enabled and not gc.isenabled():
-            gc.freeze()
-            gc.enable()
-
-    try:
-        yield
-    except BaseException:
-        resume()
-        raise
-    asyncio.get_running_loop().call_soon(resume)  # after the first steps of the tasks made above
 
 
 class RunStopped(ConfigError):
@@ -143,6 +123,7 @@ class Runner:
         self.factories = factories or validate_agents(config)
         self.executor = executor or make_executor(config, run_id, self.factories)
         self._slots = asyncio.Semaphore(config.concurrency)
+        self._starts = StartLine()
         self._steps = StepWriter(store)
         self._healthy = False  # an episode of this run ended in something other than error
         self._errors_in_a_row = 0
@@ -174,7 +155,7 @@ class Runner:
 
     async def _run_all(self, keys: list[EpisodeKey]) -> None:
         self.store.set_run_status(self.run_id, "running")
-        with quiet_first_turn():
+        with quiet_first_wave(self._starts):
             tasks = [asyncio.create_task(self._episode(key)) for key in keys]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION) if tasks else (set(), set())
@@ -212,6 +193,7 @@ class Runner:
 
     async def _episode(self, key: EpisodeKey) -> None:
         async with self._slots:
+            await self._starts.turn()
             # Generated once a slot is free, so a long plan never holds more tasks than are in flight.
             task = generate(self.played[key], key.seed, key.split, self.config.salt)
             try:

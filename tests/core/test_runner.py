@@ -133,53 +133,6 @@ def test_a_run_collects_less_often_while_it_runs_and_restores_the_collector(tmp_
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0 and gc.isenabled()
 
 
-def test_episodes_set_up_without_collections_and_what_they_built_is_frozen_after() -> None:
-    import asyncio
-    import gc
-
-    from arena.runner import quiet_first_turn
-
-    seen: list[bool] = []
-
-    async def episode() -> None:
-        seen.append(gc.isenabled())  # its first step: the setup
-        await asyncio.sleep(0)
-        seen.append(gc.isenabled())
-
-    async def main() -> int:
-        with quiet_first_turn():
-            tasks = [asyncio.create_task(episode()) for _ in range(3)]
-        await asyncio.gather(*tasks)
-        return gc.get_freeze_count()
-
-    try:
-        frozen = asyncio.run(main())
-    finally:
-        gc.unfreeze()
-        gc.enable()
-    assert seen == [False, False, False, True, True, True]
-    assert frozen > 0
-
-
-def test_a_failed_start_turns_the_collector_back_on_at_once() -> None:
-    import asyncio
-    import gc
-
-    from arena.runner import quiet_first_turn
-
-    async def main() -> None:
-        with quiet_first_turn():
-            raise RuntimeError("no episodes")
-
-    try:
-        with pytest.raises(RuntimeError):
-            asyncio.run(main())
-        assert gc.isenabled()
-    finally:
-        gc.unfreeze()
-        gc.enable()
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
