@@ -147,7 +147,8 @@ class OpenAIChatAgent:
                 note=f"the first {n} step(s) of this conversation were removed to fit the context budget; "
                 "what they did to the files and state remains")
 
-        self.transcript = Transcript(system, self.prompts["task"].render(**values), self.tools, dropped)
+        chars = tools_chars(view.tools) if o.mode == "tools" else 0
+        self.transcript = Transcript(system, self.prompts["task"].render(**values), chars, dropped)
         self._pending, self._parse_failed, self._cut_off, self._calls = [], False, False, 0
         self._last_prompt, self._result_chars, self._diagnosed = None, 0, set()
 
@@ -358,9 +359,28 @@ class OpenAIChatAgent:
 
 
 def describe_tools(tools: list[ToolSpec]) -> str:
-    return "\n".join(
-        f"- {t.name}: {t.description}\n  arguments: {json.dumps(t.parameters, separators=(',', ':'))}" for t in tools
-    )
+    return "\n".join(_described(t)[0] for t in tools)
+
+
+def tools_chars(tools: list[ToolSpec]) -> int:
+    """Characters of `json.dumps` of the tools in the request's format, without encoding them again."""
+    return sum(_described(t)[1] for t in tools) + 2 * len(tools) if tools else 0  # "[", "]" and ", " between
+
+
+_DESCRIBED: dict[int, tuple[ToolSpec, str, int]] = {}
+
+
+def _described(spec: ToolSpec) -> tuple[str, int]:
+    """A tool's line in the prompt and the length of its JSON in the request, made once per spec:
+    the specs of a family's tools are shared by all its episodes (`arena.tools.tool_spec`), and
+    encoding them again for every episode was most of an agent's reset."""
+    hit = _DESCRIBED.get(id(spec))
+    if hit is None or hit[0] is not spec:  # held in the entry, so its id is not reused while cached
+        if len(_DESCRIBED) >= 4096:
+            _DESCRIBED.clear()
+        line = f"- {spec.name}: {spec.description}\n  arguments: {json.dumps(spec.parameters, separators=(',', ':'))}"
+        hit = _DESCRIBED[id(spec)] = (spec, line, len(json.dumps(spec.openai())))
+    return hit[1], hit[2]
 
 
 def text_of(content: Any) -> str:

@@ -45,10 +45,10 @@ class Entry:
 
 
 class Transcript:
-    def __init__(self, system: str, task: str, tools: list[dict[str, Any]], dropped_note: Callable[[int], str]) -> None:
+    def __init__(self, system: str, task: str, tools_chars: int, dropped_note: Callable[[int], str]) -> None:
         self.task = task
         self.dropped_note = dropped_note  # what the task message says once turns were dropped
-        self.tools_chars = len(json.dumps(tools)) if tools else 0
+        self.tools_chars = tools_chars  # of the request's `tools`, as JSON
         self.entries: list[Entry] = []
         self.turns = 0
         self.dropped = 0

@@ -601,3 +601,20 @@ def test_request_bodies_are_compact_utf8_json_and_odd_values_still_go_out() -> N
     assert _dumps(text) == '{"content":"caf\u00e9 \u2713","n":[1,2.5,null]}'.encode()
     huge = {"seed": 2**70, 3: "an integer key"}  # past orjson's 64 bits, and a key JSON writes as text
     assert json.loads(_dumps(huge)) == {"seed": 2**70, "3": "an integer key"}
+
+
+@pytest.mark.parametrize("family", ["helpdesk", "files"])
+def test_tool_descriptions_made_once_per_spec_match_encoding_them_afresh(family: str) -> None:
+    from arena.agents.openai_chat import describe_tools, tools_chars
+    from arena.registry import load_family
+
+    fam = load_family(family)
+    specs = [t.spec() for t in fam.tools(fam.generate(0, "dev"))]
+    fresh = "\n".join(f"- {t.name}: {t.description}\n  arguments: {json.dumps(t.parameters, separators=(',', ':'))}"
+                      for t in specs)
+    for _ in range(2):  # made, then from the cache
+        assert describe_tools(specs) == fresh
+        assert tools_chars(specs) == len(json.dumps([t.openai() for t in specs]))
+        assert tools_chars(specs[:1]) == len(json.dumps([specs[0].openai()])) and tools_chars([]) == 0
+    changed = specs[0].model_copy(update={"description": "another"})  # a new spec is described anew
+    assert describe_tools([changed]).startswith(f"- {changed.name}: another\n")
