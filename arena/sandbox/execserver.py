@@ -305,10 +305,16 @@ def find_program(name, env):
     raise FileNotFoundError(errno.ENOENT, "No such file or directory", name)
 
 
+# Every signal a command may find ignored back to its default: the ones Python ignores (SIGPIPE,
+# SIGXFSZ), and any the arena itself inherited ignored (under `nohup`, SIGHUP), which this server
+# would otherwise pass on through exec.
+DEFAULT_SIGNALS = tuple(n for n in range(1, 32) if n not in (signal.SIGKILL, signal.SIGSTOP))
+
+
 class Spawned:
     """What a command needs of `subprocess.Popen`, by posix_spawn (a vfork and an exec): the
-    command in a session of its own, in `cwd`, with only its three pipes open and the signals
-    Python ignores (SIGPIPE, SIGXFSZ) back to their defaults."""
+    command in a session of its own, in `cwd`, with only its three pipes open and every standard
+    signal at its default."""
 
     def __init__(self, argv, *, stdin, cwd, env):
         ours, theirs = [], []  # pipe ends: ours stay here, theirs go to the child and close here
@@ -328,7 +334,7 @@ class Spawned:
             try:
                 program = find_program(argv[0], env)
                 self.pid = os.posix_spawn(program, argv, env, file_actions=actions, setsid=True,
-                                          setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))  # fmt: skip
+                                          setsigdef=DEFAULT_SIGNALS)  # fmt: skip
             except OSError as e:
                 e.filename = e.filename or argv[0]
                 raise

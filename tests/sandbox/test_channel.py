@@ -51,6 +51,24 @@ async def test_a_command_starts_as_from_a_clean_exec(sandbox: Sandbox) -> None:
     assert r.stdout.strip() == "141"  # yes died of SIGPIPE, as outside any sandbox
 
 
+async def test_a_signal_the_arena_ignores_is_not_passed_on_to_commands(need_bwrap: None) -> None:
+    """Under `nohup` the arena runs with SIGHUP ignored; a jail started then must still give its
+    commands every signal at its default."""
+    import signal
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        sandbox = await BwrapSandbox.start(SandboxConfig(), image="", labels={})
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    try:
+        r = await sandbox.exec("grep '^SigIgn' /proc/self/status", timeout=20)
+    finally:
+        await sandbox.close()
+    assert r.exit_code == 0, r.stderr
+    assert int(r.stdout.split()[1], 16) & 0x7FFFFFFF == 0, r.stdout  # signals 1-31
+
+
 async def test_binary_output_and_files_come_back_exactly(sandbox: Sandbox) -> None:
     data = bytes(range(256)) * 64 + b"\0\0\0\x08" + os.urandom(4096)  # frame-like bytes included
     await sandbox.write_file("blob.bin", data)
