@@ -155,7 +155,7 @@ class Runner:
 
     async def _run_all(self, keys: list[EpisodeKey]) -> None:
         self.store.set_run_status(self.run_id, "running")
-        with quiet_first_wave(self._starts):
+        with quiet_first_wave(self._starts, min(len(keys), self.config.concurrency)):
             tasks = [asyncio.create_task(self._episode(key)) for key in keys]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION) if tasks else (set(), set())

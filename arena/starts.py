@@ -23,7 +23,8 @@ class StartLine:
     def __init__(self) -> None:
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._admitting = False
-        self._on_empty: list[Callable[[], None]] = []
+        self._admitted = 0
+        self._watchers: list[tuple[int, Callable[[], None]]] = []  # (admitted count that fires it, callback)
 
     async def turn(self) -> None:
         """Wait until this start's turn comes."""
@@ -35,10 +36,10 @@ class StartLine:
             loop.call_soon(self._admit)
         await ready  # a start cancelled while it waits is skipped
 
-    def when_next_empty(self, callback: Callable[[], None]) -> None:
-        """Call back once, after the start admitted last before the line next runs empty has
-        taken its first step."""
-        self._on_empty.append(callback)
+    def after_admitting(self, count: int, callback: Callable[[], None]) -> None:
+        """Call back once, when `count` more starts have been admitted or the line runs empty,
+        whichever comes first (behind the first step of the start admitted last)."""
+        self._watchers.append((self._admitted + count, callback))
 
     def _admit(self) -> None:
         loop = asyncio.get_running_loop()
@@ -46,23 +47,25 @@ class StartLine:
             ready = self._waiting.popleft()
             if not ready.done():
                 ready.set_result(None)
+                self._admitted += 1
                 break
-        if self._waiting:
+        self._admitting = bool(self._waiting)
+        if self._admitting:
             loop.call_soon(self._admit)
-            return
-        self._admitting = False
-        callbacks, self._on_empty = self._on_empty, []
-        for callback in callbacks:  # scheduled behind the admitted start's own step
-            loop.call_soon(callback)
+        due = [w for w in self._watchers if not self._admitting or w[0] <= self._admitted]
+        for watcher in due:  # scheduled behind the admitted start's own step
+            self._watchers.remove(watcher)
+            loop.call_soon(watcher[1])
 
 
 @contextlib.contextmanager
-def quiet_first_wave(line: StartLine) -> Iterator[None]:
-    """No collection while the episodes started here set up, then freeze what they built. All of
-    it (a thousand tasks with their worlds and transcripts) lives as long as the episodes do:
-    collecting meanwhile rescanned it for nothing, 0.3-0.7 ms of CPU per episode at 1024 at once.
-    (Cycles that the first wave leaves behind wait for the end of the run; a run in which no
-    episode ever reaches the line gets its collector back when the run ends.)"""
+def quiet_first_wave(line: StartLine, size: int) -> Iterator[None]:
+    """No collection while the first `size` episodes started here set up, then freeze what they
+    built. All of it (a thousand tasks with their worlds and transcripts) lives as long as the
+    episodes do: collecting meanwhile rescanned it for nothing, 0.3-0.7 ms of CPU per episode at
+    1024 at once. Bounded by `size`, so that a line that never runs empty (short episodes, their
+    slots taken again at once) cannot keep the collector off for the rest of a run.
+    (Cycles that the first wave leaves behind wait for the end of the run.)"""
     enabled = gc.isenabled()
     gc.disable()
 
@@ -76,4 +79,7 @@ def quiet_first_wave(line: StartLine) -> Iterator[None]:
     except BaseException:
         resume()
         raise
-    line.when_next_empty(resume)
+    if size > 0:
+        line.after_admitting(size, resume)
+    else:
+        resume()

@@ -78,7 +78,7 @@ def test_the_first_wave_sets_up_without_collections_and_what_it_built_is_frozen_
 
     async def main() -> int:
         line = StartLine()
-        with quiet_first_wave(line):
+        with quiet_first_wave(line, 3):
             tasks = [asyncio.create_task(episode(f"e{i}", line)) for i in range(3)]
         await asyncio.gather(*tasks)
         return gc.get_freeze_count()
@@ -90,9 +90,35 @@ def test_the_first_wave_sets_up_without_collections_and_what_it_built_is_frozen_
     assert frozen > 0
 
 
+def test_the_collector_is_back_after_the_first_wave_even_if_the_line_never_runs_empty(collector: Any) -> None:
+    seen: list[bool] = []
+
+    async def episode(line: StartLine) -> None:
+        await line.turn()
+        seen.append(gc.isenabled())
+
+    async def main() -> None:
+        line = StartLine()
+        with quiet_first_wave(line, 2):
+            tasks = [asyncio.create_task(episode(line)) for _ in range(6)]  # more than the wave
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+    assert seen[:2] == [False, False] and all(seen[3:]), seen
+
+
+def test_an_empty_wave_leaves_the_collector_on(collector: Any) -> None:
+    async def main() -> bool:
+        with quiet_first_wave(StartLine(), 0):
+            pass
+        return gc.isenabled()
+
+    assert asyncio.run(main())
+
+
 def test_a_failed_start_turns_the_collector_back_on_at_once(collector: Any) -> None:
     async def main() -> None:
-        with quiet_first_wave(StartLine()):
+        with quiet_first_wave(StartLine(), 3):
             raise RuntimeError("no episodes")
 
     with pytest.raises(RuntimeError):
