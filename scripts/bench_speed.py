@@ -11,6 +11,8 @@
     throughput (ideal: every episode's calls back to back, nothing else taking any time), the
     arena's CPU seconds per episode, and its peak memory. The same endpoint driven by a bare
     client on the agent's HTTP stack (aiohttp), with transcripts of the same size, is the floor.
+    Medians over interleaved repetitions, with the range of the ratio: on a shared machine one
+    run at 1024 can differ from the next by a second.
 
 Every measurement runs in a fresh child process of its own, so imports, caches and peak memory do
 not leak from one into the next; only the run itself is timed.
@@ -250,7 +252,7 @@ def one_tool_table(n: int, reps: int) -> list[list[str]]:
     return rows
 
 
-def model_bound_table(sizes: list[int], delay: float) -> list[list[str]]:
+def model_bound_table(sizes: list[int], delay: float, reps: int) -> list[list[str]]:
     server = subprocess.Popen(
         [sys.executable, str(HERE / "loopback_chat.py"), "--delay", str(delay), "--calls", str(CALLS)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -258,13 +260,23 @@ def model_bound_table(sizes: list[int], delay: float) -> list[list[str]]:
     assert server.stdout is not None and server.stdin is not None
     base_url = f"http://127.0.0.1:{server.stdout.readline().strip()}/v1"
     ideal = (CALLS + 1) * delay
+    clients = (("floor", "floor"), ("arena", "arena"))
     rows = []
     try:
         for n in sizes:
-            for name, kind in (("bare aiohttp client (floor)", "floor"), ("arena, openai: agent", "arena")):
-                r = child(kind, n, base_url)
-                rows.append([str(n), name, f"{r['seconds']:.2f} s", f"{ideal / r['seconds']:.2f}",
-                             f"{r['cpu'] / n * 1000:.1f} ms", f"{r['peak_mb']:.0f} MB ({r['start_mb']:.0f} at start)"])
+            runs: dict[str, list[dict[str, Any]]] = {kind: [] for _, kind in clients}
+            for _ in range(reps):  # interleaved, so a busy moment of the machine hits both alike
+                for _, kind in clients:
+                    runs[kind].append(child(kind, n, base_url))
+            for name, kind in clients:
+                ratios = sorted(ideal / r["seconds"] for r in runs[kind])
+                spread = f"{ratios[0]:.2f}-{ratios[-1]:.2f}" if len(ratios) > 1 else "-"
+                rows.append([
+                    str(n), name, f"{statistics.median(r['seconds'] for r in runs[kind]):.2f} s",
+                    f"{statistics.median(ratios):.2f}", spread,
+                    f"{statistics.median(r['cpu'] for r in runs[kind]) / n * 1000:.1f} ms",
+                    f"{max(r['peak_mb'] for r in runs[kind]):.0f} MB",
+                ])
     finally:
         server.stdin.close()
         server.wait(timeout=30)
@@ -280,14 +292,14 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
         table.add_column(col, justify="right")
     for row in rows:
         table.add_row(*row)
-    Console(width=160).print(table)
+    Console(width=80).print(table)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer episodes and repetitions, 256 only")
     parser.add_argument("--episodes", type=int, help="one-tool episodes per measurement (default 200, quick 40)")
-    parser.add_argument("--reps", type=int, help="interleaved repetitions of (a) (default 3, quick 1)")
+    parser.add_argument("--reps", type=int, help="interleaved repetitions of each figure (default 3, quick 1)")
     parser.add_argument("--sizes", help="concurrent model-bound episodes (default 256,1024; quick 256)")
     parser.add_argument("--delay", type=float, default=5.0, help="seconds the endpoint takes per reply (default 5)")
     parser.add_argument("--only", choices=["one-tool", "model"], help="run one part only")
@@ -306,9 +318,10 @@ def main() -> None:
     if args.only != "one-tool":
         print_table(
             f"(b) concurrent model-bound helpdesk episodes, {CALLS + 1} model calls each, {args.delay:g} s per "
-            f"reply: ideal {(CALLS + 1) * args.delay:g} s (goal: 0.90 of ideal)",
-            ["episodes", "client", "wall", "of ideal", "CPU / episode", "peak memory"],
-            model_bound_table(sizes, args.delay),
+            f"reply: ideal {(CALLS + 1) * args.delay:g} s (goal: 0.90 of ideal); medians of {reps}, with the "
+            "range of `of ideal`; floor: a bare aiohttp client",
+            ["episodes", "client", "wall", "of ideal", "range", "CPU/ep", "peak RSS"],
+            model_bound_table(sizes, args.delay, reps),
         )
 
 
