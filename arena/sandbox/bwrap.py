@@ -104,8 +104,9 @@ class BwrapSandbox(ServedSandbox):
     _host_uids_in_use: ClassVar[set[int]] = set()
 
     def __init__(self, config: SandboxConfig, record: records.Record, fs: Path, uids: tuple[int, int] | None,
-                 groups: tuple[cgroups.Cgroup, cgroups.Cgroup] | None) -> None:  # fmt: skip
+                 groups: tuple[cgroups.Cgroup, cgroups.Cgroup] | None, etc: Path | None = None) -> None:  # fmt: skip
         self.config = config
+        self.etc = etc  # the jails' /etc as one tmpfs, holding the agent jail's files (`etc_view`)
         self.record = record
         self.root = record.directory
         self.fs = fs  # host path of the sandbox's file system: work/ and tmp/
@@ -151,13 +152,14 @@ class BwrapSandbox(ServedSandbox):
         if not os.access(PYTHON, os.X_OK):
             raise SandboxError(f"cannot start a bwrap sandbox: {PYTHON} not found (`apt-get install python3`)")
         compiled_server(PYTHON)  # made once, here in a thread rather than in the event loop
+        etc = jail.etc(cls._files(JAIL_UID, JAIL_UID + 1))  # likewise
         record = records.new_record("bwrap", labels)
         sandbox: BwrapSandbox | None = None
         try:
             uids = (cls._allocate_uid(), cls._allocate_uid()) if root else None
             fs = cls._make_fs(config, record)
             groups = cls._make_cgroups(config, record)
-            sandbox = cls(config, record, fs, uids, groups)
+            sandbox = cls(config, record, fs, uids, groups, etc)
             sandbox._make_dirs()
         except BaseException:
             if sandbox is None:
@@ -234,7 +236,7 @@ class BwrapSandbox(ServedSandbox):
 
     def _agent_options(self) -> list[str]:
         return [
-            *jail.system_options(),
+            *jail.system_options(self.etc),
             *jail.mask_options(["/usr", "/etc", *jail.MERGED_USR]),
             "--bind", str(self.fs / "work"), WORKDIR,
             "--bind", str(self.fs / "tmp"), "/tmp",
@@ -262,7 +264,7 @@ class BwrapSandbox(ServedSandbox):
         else:  # root of a user namespace that maps the calling user, who owns every file here
             identity = ["--unshare-user", "--uid", "0", "--gid", "0", "--cap-add", "ALL"]
         return [
-            *jail.system_options(),
+            *jail.system_options(self.etc),
             *jail.mask_options(["/usr", "/etc", *jail.MERGED_USR]),
             "--bind", str(self.fs / "work"), WORKDIR,
             "--bind", str(self.fs / "tmp"), "/tmp",
@@ -289,6 +291,14 @@ class BwrapSandbox(ServedSandbox):
             "/etc/hosts": HOSTS,
             "/etc/hostname": b"arena\n",
         }
+
+    def _files_over_etc(self, agent: int, grader: int) -> dict[str, bytes]:
+        """Of `_files`, those the /etc view does not already hold."""
+        files = self._files(agent, grader)
+        if self.etc is None:
+            return files
+        held = self._files(JAIL_UID, JAIL_UID + 1)
+        return {path: content for path, content in files.items() if held.get(path) != content}
 
     async def _launch(self, options: list[str], config: dict[str, Any], files: dict[str, bytes],
                       uid: int | None, group: cgroups.Cgroup | None) -> _Served:  # fmt: skip
@@ -341,7 +351,7 @@ class BwrapSandbox(ServedSandbox):
             "rlimits": self._rlimits(),
         }
         self._agent = await self._launch(
-            self._agent_options(), config, self._files(JAIL_UID, JAIL_UID + 1), self.host_uid,
+            self._agent_options(), config, self._files_over_etc(JAIL_UID, JAIL_UID + 1), self.host_uid,
             self.cgroups[0] if self.cgroups else None,
         )
 
@@ -364,7 +374,8 @@ class BwrapSandbox(ServedSandbox):
             "rlimits": {"fsize": self.config.file_size_mb * 1024 * 1024},
         }
         self._grader = await self._launch(
-            self._grader_options(), config, self._files(agent, grader), None, self.cgroups[1] if self.cgroups else None
+            self._grader_options(), config, self._files_over_etc(agent, grader), None,
+            self.cgroups[1] if self.cgroups else None,
         )
         return self._grader
 

@@ -4,8 +4,9 @@
   itself, and its /proc/1/cmdline and /proc/1/environ are readable from inside.
 - Files made for the jail (passwd, group, hosts) come in through `--ro-bind-data`, not as bind
   mounts of host files, whose host paths /proc/self/mountinfo would show.
-- Of the host's /etc only an allow-list of what programs need is bound; the arena's own code is
-  masked wherever it lies under a bound path.
+- Of the host's /etc only an allow-list of what programs need is bound (as root, copied once into
+  a tmpfs that each jail binds whole: `etc_view`); the arena's own code is masked wherever it lies
+  under a bound path.
 - As root, the jail runs as an unprivileged host uid of its own (`setpriv`) and joins its
   cgroups before bwrap starts, so every process in it is counted from the first.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import glob
 import importlib.util
 import json
 import os
@@ -27,6 +27,7 @@ from pathlib import Path
 
 from arena.errors import SandboxError
 from arena.processes import start_process
+from arena.sandbox import etc_view
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MERGED_USR = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
@@ -50,30 +51,42 @@ def tools_missing(root_needs: bool) -> list[str]:
     return [tool for tool in needed if shutil.which(tool) is None]
 
 
-def system_options() -> list[str]:
-    """The host's /usr read-only (keeping merged-/usr symlinks as symlinks) and the /etc allow-list."""
-    return list(_system_options())
+def system_options(etc: Path | None = None) -> list[str]:
+    """The host's /usr read-only (keeping merged-/usr symlinks as symlinks) and the /etc allow-list:
+    bound entry by entry, or as one read-only bind of `etc` (an `etc_view`)."""
+    if etc is not None:
+        return [*_usr_options(), "--ro-bind", str(etc), "/etc"]
+    return [*_usr_options(), *_etc_options()]
 
 
 @functools.cache  # looked up once per process, not once per jail
-def _system_options() -> tuple[str, ...]:
+def _usr_options() -> tuple[str, ...]:
     args = ["--ro-bind", "/usr", "/usr"]
     for name in MERGED_USR:
         if os.path.islink(name):
             args += ["--symlink", os.readlink(name), name]
         elif os.path.isdir(name):
             args += ["--ro-bind", name, name]
-    args += ["--dir", "/etc"]
-    for pattern in ETC_ALLOW:
-        for path in sorted(glob.glob(f"/etc/{pattern}")):
-            if os.path.islink(path):
-                args += ["--symlink", os.readlink(path), path]
-            else:
-                args += ["--ro-bind", path, path]
+    return tuple(args)
+
+
+@functools.cache
+def _etc_options() -> tuple[str, ...]:
+    args = ["--dir", "/etc"]
+    for path in etc_view.allowed_entries(ETC_ALLOW):
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        else:
+            args += ["--ro-bind", path, path]
     for path in ETC_HIDE:
         if os.path.isdir(path):
             args += ["--tmpfs", path]
     return tuple(args)
+
+
+def etc(files: dict[str, bytes]) -> Path | None:
+    """The /etc view with `files` written in it, for `system_options` (None: bind entry by entry)."""
+    return etc_view.view(etc_view.allowed_entries(ETC_ALLOW), ETC_HIDE, files)
 
 
 def arena_code_dirs() -> list[str]:

@@ -163,7 +163,7 @@ async def test_bwrap_sandboxes_get_their_own_host_uid(need_bwrap: None) -> None:
 
 
 async def test_bwrap_start_failure_is_sandbox_error(need_bwrap: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jail, "system_options", lambda: ["--ro-bind", "/nonexistent-usr", "/usr"])
+    monkeypatch.setattr(jail, "system_options", lambda etc=None: ["--ro-bind", "/nonexistent-usr", "/usr"])
     with pytest.raises(SandboxError, match="bwrap could not start"):
         await BwrapSandbox.start(SandboxConfig(), image="", labels={})
     monkeypatch.setenv("PATH", "/nonexistent")
