@@ -27,9 +27,9 @@ from pathlib import Path
 from arena.sandbox import disk, records
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
-SIZE = "16m"  # the allow-list takes about 1 MB
+SIZE = "64m"  # a cap: the allow-list takes about 1 MB, and only what it takes is used
 
-_views: dict[tuple[tuple[str, bytes], ...], Path] = {}  # files written beside -> mount point
+_views: dict[tuple[tuple[str, bytes], ...], Path | None] = {}  # files beside -> mount point (None: failed)
 _lock = threading.Lock()  # sandboxes are prepared in threads
 _owner_pid = os.getpid()  # whose views `_views` holds: a forked child makes its own
 
@@ -46,11 +46,8 @@ def view(allow: Iterable[str], hide: Iterable[str], files: Mapping[str, bytes]) 
         if _owner_pid != os.getpid():
             _views.clear()
             _owner_pid = os.getpid()
-        if key not in _views:
-            made = _make(list(allow), set(hide), files)
-            if made is None:
-                return None
-            _views[key] = made
+        if key not in _views:  # a failure is not tried again for every sandbox
+            _views[key] = _make(list(allow), set(hide), files)
         return _views[key]
 
 
@@ -73,7 +70,7 @@ def _make(allow: list[str], hide: set[str], files: Mapping[str, bytes]) -> Path 
     except OSError:
         _remove(record.directory)
         return None
-    if not _views:
+    if not any(_views.values()):
         atexit.register(_remove_all, os.getpid())
     return mountpoint
 
@@ -115,8 +112,9 @@ def _remove_all(pid: int) -> None:
         return
     with _lock:
         for mountpoint in _views.values():
-            with contextlib.suppress(OSError):
-                _remove(mountpoint.parent)
+            if mountpoint is not None:
+                with contextlib.suppress(OSError):
+                    _remove(mountpoint.parent)
         _views.clear()
 
 

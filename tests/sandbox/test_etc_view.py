@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from arena.sandbox import SandboxConfig, etc_view, jail
+from arena.sandbox import SandboxConfig, etc_view, jail, records
 from arena.sandbox.bwrap import BwrapSandbox
 from tests.conftest import require
 
@@ -89,6 +89,25 @@ async def test_the_jail_binds_one_etc_that_holds_the_allow_list_and_nothing_else
         assert not [name for name in inside if any(name.startswith(h[len("/etc/"):] + "/") for h in jail.ETC_HIDE)]
     finally:
         await sandbox.close()
+
+
+async def test_without_a_view_a_jail_binds_the_entries_one_by_one(root: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def cannot_mount(*args: object) -> None:
+        raise OSError(1, "not permitted")
+
+    monkeypatch.setattr(etc_view, "_views", {})
+    monkeypatch.setattr(etc_view, "_mount", cannot_mount)
+    before = {r.name for r in records.all_records() if r.data.get("kind") == "etc"}
+    sandbox = await BwrapSandbox.start(SandboxConfig(), image="", labels={})
+    try:
+        assert sandbox.etc is None
+        assert {r.name for r in records.all_records() if r.data.get("kind") == "etc"} == before  # nothing left
+        r = await sandbox.exec("getent passwd agent; grep -c ' /etc' /proc/self/mountinfo", timeout=10)
+        lines = r.stdout.split()
+        assert lines[0] == "agent:x:1000:1000:agent:/work:/bin/bash" and int(lines[1]) > 10
+    finally:
+        await sandbox.close()
+    assert list(etc_view._views.values()) == [None]  # remembered: the next sandbox does not try again
 
 
 MAKER = """
