@@ -87,6 +87,12 @@ def collect(run_id: str | None = None, *, only_owner: str | None = None) -> dict
     kept: set[str] = set()
     for record in records.all_records():
         owner = record.data.get("owner")
+        if run_id is not None and record.data.get("kind") == "etc":
+            # The jails' /etc of a process belongs to none of its runs: collecting any run takes
+            # it once that process is gone (a Ray worker's watchdog dies with the worker).
+            if owner is not None and records.owner_alive(owner) is False:
+                _remove_record(record, dict.fromkeys(KINDS, 0))
+            continue
         if owner is None:  # died before writing its record: the pid in the name is all we have
             pid = _pid_of(record.name)
             if only_owner is not None or (pid is not None and records.start_time(pid) is not None):

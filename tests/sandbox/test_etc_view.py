@@ -18,6 +18,7 @@ import pytest
 
 from arena.sandbox import SandboxConfig, etc_view, jail, records
 from arena.sandbox.bwrap import BwrapSandbox
+from arena.sandbox.gc import collect
 from tests.conftest import require
 
 OWN_FILES = {"passwd", "group", "hosts", "hostname"}  # the jail's own, not the host's
@@ -114,6 +115,7 @@ MAKER = """
 import asyncio, sys
 from arena.sandbox import SandboxConfig
 from arena.sandbox.bwrap import BwrapSandbox
+from arena.sandbox.gc import collect
 
 async def main():
     sandbox = await BwrapSandbox.start(SandboxConfig(), image="", labels={})
@@ -130,18 +132,23 @@ def mounted(path: str) -> bool:
     return any(line.split()[4] == path for line in Path("/proc/self/mountinfo").read_text().splitlines())
 
 
-@pytest.mark.parametrize("end", ["exit", "kill"])
+@pytest.mark.parametrize("end", ["exit", "kill", "kill, no watchdog"])
 def test_the_view_goes_with_its_process(root: None, end: str) -> None:
-    # A normal exit removes the view itself; after SIGKILL only the watchdog can.
+    # A normal exit removes the view itself; after SIGKILL the watchdog does, and without one
+    # the collection of any run (as `arena run --resume` makes) or `arena gc`.
     env = {**os.environ, "ARENA_SANDBOX_WATCHDOG": "1" if end == "kill" else "0"}
-    command = [sys.executable, "-c", MAKER, "hang" if end == "kill" else "exit"]
+    command = [sys.executable, "-c", MAKER, "exit" if end == "exit" else "hang"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     assert process.stdout is not None
     path = process.stdout.readline().strip()
     assert path and mounted(path)
-    if end == "kill":
-        process.send_signal(signal.SIGKILL)  # no cleanup of its own: the watchdog's
+    if end != "exit":
+        process.send_signal(signal.SIGKILL)  # no cleanup of its own
     process.wait(timeout=60)
+    if end == "kill, no watchdog":
+        time.sleep(0.5)
+        assert mounted(path)  # nothing removed it yet
+        collect(run_id="pytest-any-run")
     for _ in range(120):
         if not mounted(path) and not Path(path).parent.exists():
             break
