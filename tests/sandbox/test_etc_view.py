@@ -119,8 +119,8 @@ from arena.sandbox.gc import collect
 
 async def main():
     sandbox = await BwrapSandbox.start(SandboxConfig(), image="", labels={})
+    await sandbox.close()  # before the line is read: a kill then leaves only the view behind
     print(sandbox.etc, flush=True)
-    await sandbox.close()
     if sys.argv[1] == "hang":
         await asyncio.sleep(3600)
 
