@@ -71,7 +71,9 @@ async def test_no_agent_process_runs_during_final_grading(open_kind: Opener) -> 
 
 async def test_copilot_check_freezes_and_thaws_the_agent(open_kind: Opener) -> None:
     sandbox = await open_kind()
-    counter = "nohup bash -c 'i=0; while :; do i=$((i+1)); echo $i > /work/count; sleep 0.01; done' >/dev/null 2>&1 &"
+    # Each count replaces the file whole: a read never meets it truncated and not yet written.
+    count = "i=$((i+1)); echo $i > /work/count.new; mv /work/count.new /work/count"
+    counter = f"nohup bash -c 'i=0; while :; do {count}; sleep 0.01; done' >/dev/null 2>&1 &"
     await sandbox.exec(counter, timeout=10)
     await asyncio.sleep(0.3)
     async with open_grading(sandbox, final=False) as view:
