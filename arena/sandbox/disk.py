@@ -92,9 +92,17 @@ def run(argv: list[str]) -> None:
 @functools.cache
 def _libc() -> ctypes.CDLL:
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
     libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
     return libc
+
+
+def mount(source: str, target: Path, fstype: str, flags: int, options: str | None = None) -> None:
+    """mount(2); raises OSError with the errno."""
+    if _libc().mount(source.encode(), str(target).encode(), fstype.encode(), flags,
+                     options.encode() if options is not None else None) != 0:  # fmt: skip
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(target))
 
 
 def _loop_config(fd: int) -> bytes:
@@ -133,10 +141,10 @@ def _mount(image: Path, mountpoint: Path) -> None:
         run(["mount", "-o", MOUNT_OPTIONS, str(image), str(mountpoint)])
         return
     try:
-        flags = MS_NOSUID | MS_NODEV | MS_NOATIME
-        if _libc().mount(device.encode(), str(mountpoint).encode(), b"ext4", flags, None) != 0:
-            code = ctypes.get_errno()
-            raise SandboxError(f"cannot mount the sandbox's disk ({device}): {os.strerror(code)}")
+        try:
+            mount(device, mountpoint, "ext4", MS_NOSUID | MS_NODEV | MS_NOATIME)
+        except OSError as e:
+            raise SandboxError(f"cannot mount the sandbox's disk ({device}): {e.strerror}") from None
     finally:
         os.close(loop)  # with AUTOCLEAR: the device is released when the mount goes
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
+import functools
 import glob
 import os
 import shutil
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from arena.sandbox import disk, records
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
+MS_RDONLY, MS_REMOUNT = 1, 32
 SIZE = "64m"  # a cap: the allow-list takes about 1 MB, and only what it takes is used
 
 _views: dict[tuple[tuple[str, bytes], ...], Path | None] = {}  # files beside -> mount point (None: failed)
@@ -57,7 +57,7 @@ def _make(allow: list[str], hide: set[str], files: Mapping[str, bytes]) -> Path 
     try:
         mountpoint.mkdir(mode=0o755)
         record.update(mount=True)
-        _mount(mountpoint, MS_NOSUID | MS_NODEV, f"size={SIZE},mode=0755")
+        _mount(mountpoint, disk.MS_NOSUID | disk.MS_NODEV, f"size={SIZE},mode=0755")
         for path in allow:
             _copy(path, mountpoint / os.path.relpath(path, "/etc"), hide)
         for path, content in files.items():
@@ -66,7 +66,7 @@ def _make(allow: list[str], hide: set[str], files: Mapping[str, bytes]) -> Path 
                 target.unlink()
             target.write_bytes(content)
             target.chmod(0o644)
-        _mount(mountpoint, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "")
+        _mount(mountpoint, MS_REMOUNT | MS_RDONLY | disk.MS_NOSUID | disk.MS_NODEV, "")
     except OSError:
         _remove(record.directory)
         return None
@@ -95,11 +95,8 @@ def _copy(source: str, target: Path, hide: set[str]) -> None:
 
 
 def _mount(mountpoint: Path, flags: int, options: str) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-    if libc.mount(b"tmpfs", str(mountpoint).encode(), b"tmpfs", flags, options.encode()) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, f"cannot mount the jails' /etc: {os.strerror(code)}", str(mountpoint))
+    """Mount (or, with MS_REMOUNT, remount) the view's tmpfs."""
+    disk.mount("tmpfs", mountpoint, "tmpfs", flags, options)
 
 
 def _remove(directory: Path) -> None:
@@ -118,6 +115,7 @@ def _remove_all(pid: int) -> None:
         _views.clear()
 
 
-def allowed_entries(patterns: Iterable[str]) -> list[str]:
+@functools.cache  # globbed once per process, not once per sandbox
+def allowed_entries(patterns: tuple[str, ...]) -> tuple[str, ...]:
     """The host's /etc entries that `patterns` (glob patterns under /etc) name, in order."""
-    return [path for pattern in patterns for path in sorted(glob.glob(f"/etc/{pattern}"))]
+    return tuple(path for pattern in patterns for path in sorted(glob.glob(f"/etc/{pattern}")))
