@@ -19,6 +19,6 @@ names, dirs = packages()
 setup(
     packages=names,
     package_dir=dirs,
-    package_data={"": ["py.typed", "*.toml", "*.txt", "*.md", "*.json", "*.Dockerfile", "prompts/*", "images/*",
+    package_data={"": ["py.typed", "*.toml", "*.txt", "*.md", "*.json", "*.c", "*.Dockerfile", "prompts/*", "images/*",
                       "assets/*"]},
 )

@@ -31,3 +31,4 @@ def test_regular_install_imports_mapped_packages(tmp_path: Path) -> None:
     assert out[1].endswith("arena/environments/__init__.py") and out[2].endswith("arena/agents/__init__.py")
     assert out[3] == "True"
     assert (target / "bin" / "arena").exists()
+    assert (target / "arena" / "sandbox" / "execserver.c").is_file()  # the native exec server's source

@@ -22,6 +22,11 @@ Two modes:
 Frame: 4-byte header length, 4-byte body length (big-endian), a JSON header, the body bytes.
 The server's first frame is a hello; after that every reply carries the id of its request.
 End of input ends the server (and, in root mode, every process it started, and the container).
+
+A bubblewrap agent's jail runs `execserver.c` instead when the host can build it (`native.py`):
+this protocol in agent mode, in C, because that jail starts one server per episode and the
+interpreter's start was most of a short episode's cost. Change the two together:
+tests/sandbox/test_native_server.py holds them to the same answers.
 """
 
 import errno

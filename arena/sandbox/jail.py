@@ -158,6 +158,7 @@ async def spawn(
     command: list[str],
     *,
     files: dict[str, bytes] | None = None,
+    programs: dict[str, bytes] | None = None,
     uid: int | None = None,
     cgroup_procs: Sequence[Path] = (),
     stdin: int = asyncio.subprocess.PIPE,
@@ -165,16 +166,18 @@ async def spawn(
     stderr: int = asyncio.subprocess.PIPE,
     pass_fds: Sequence[int] = (),
 ) -> Jail:
-    """Start `bwrap OPTIONS -- COMMAND` with the options, and `files` (jail path -> content),
-    passed through file descriptors; as host uid `uid` if given; inside `cgroup_procs`."""
+    """Start `bwrap OPTIONS -- COMMAND` with the options, and `files` (jail path -> content) and
+    `programs` (likewise, executable), passed through file descriptors; as host uid `uid` if
+    given; inside `cgroup_procs`."""
     fds: list[int] = []
     info_r, info_w = os.pipe()
     try:
         data_args: list[str] = []
-        for dest, content in (files or {}).items():
-            fd = _memfd("arena-file", content)
-            fds.append(fd)
-            data_args += ["--perms", "0644", "--ro-bind-data", str(fd), dest]
+        for perms, given in (("0644", files), ("0555", programs)):
+            for dest, content in (given or {}).items():
+                fd = _memfd("arena-file", content)
+                fds.append(fd)
+                data_args += ["--perms", perms, "--ro-bind-data", str(fd), dest]
         # The files go after every other mount (a tmpfs mounted later would hide them), but before
         # `--remount-ro /`, after which nothing can be made.
         at = next((i for i in range(len(options) - 1) if options[i : i + 2] == ["--remount-ro", "/"]), len(options))

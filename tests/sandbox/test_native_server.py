@@ -1,0 +1,152 @@
+"""The native exec server (`execserver.c`) answers every request exactly as the Python one does in
+agent mode, and it is what a bwrap agent's jail runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from arena.sandbox import SandboxConfig, native
+from arena.sandbox.bwrap import PYTHON, BwrapSandbox
+from arena.sandbox.channel import frame, server_command
+from tests.conftest import require
+
+HEAD = struct.Struct(">II")
+
+# Each request with its body: output and exit codes, signals, stdin (given, empty, none, refused
+# early), missing programs and directories, environment, caps, timeouts of whole trees, what a
+# command may not inherit, bytes that are not UTF-8, and every file operation's errors.
+CASES: list[tuple[dict[str, Any], bytes]] = [
+    ({"op": "exec", "argv": ["bash", "-c", "echo hi; echo err >&2; exit 3"]}, b""),
+    ({"op": "exec", "argv": ["bash", "-c", "kill -9 $$"]}, b""),
+    ({"op": "exec", "argv": ["cat"], "stdin": True}, b"in\x00put" * 100_000),
+    ({"op": "exec", "argv": ["cat"], "stdin": True}, b""),
+    ({"op": "exec", "argv": ["cat"]}, b""),
+    ({"op": "exec", "argv": ["head", "-c", "10"], "stdin": True}, b"x" * 5_000_000),
+    ({"op": "exec", "argv": ["no-such-program"]}, b""),
+    ({"op": "exec", "argv": ["/etc/passwd"]}, b""),
+    ({"op": "exec", "argv": ["true"], "cwd": "/no/such/dir"}, b""),
+    ({"op": "exec", "argv": ["bash", "-c", "pwd; echo $HOME $FOO; umask"], "env": {"FOO": "bar \u00e9"}}, b""),
+    ({"op": "exec", "argv": ["bash", "-c", "head -c 3000000 /dev/zero; echo e >&2"], "cap": 1000}, b""),
+    ({"op": "exec", "argv": ["bash", "-c", "sleep 30 & sleep 30; echo never"], "timeout": 0.3}, b""),
+    ({"op": "exec", "argv": ["bash", "-c", "sleep 3 >/dev/null & echo background"]}, b""),
+    ({"op": "exec", "argv": ["printf", "\u00e9\udcff"]}, b""),
+    ({"op": "exec", "argv": ["bash", "-c", "ls /proc/self/fd; ulimit -f; trap -p"]}, b""),
+    ({"op": "write", "path": "a/b/c.txt", "mode": 0o600}, b"bytes\xff"),
+    ({"op": "read", "path": "a/b/c.txt"}, b""),
+    ({"op": "read", "path": "a/b/c.txt", "cap": 2}, b""),
+    ({"op": "read", "path": "a"}, b""),
+    ({"op": "read", "path": "/dev/null"}, b""),
+    ({"op": "read", "path": "missing"}, b""),
+    ({"op": "write", "path": "a"}, b""),
+    ({"op": "write", "path": "a/b/c.txt/d"}, b""),
+    ({"op": "exec", "argv": ["stat", "-c", "%a", "a/b/c.txt", "a/b"]}, b""),
+    ({"op": "ping"}, b""),
+    ({"op": "kill_uid", "role": "agent"}, b""),
+    ({"op": "no-such-op"}, b""),
+]
+
+
+@pytest.fixture(scope="module")
+def program() -> Path:
+    require(native.exec_server() is not None, "the native exec server", f"{native.why_not()}")
+    path = Path(tempfile.mkdtemp()) / "exec-server"
+    path.write_bytes(native.exec_server() or b"")
+    path.chmod(0o755)
+    return path
+
+
+def converse(argv: list[str], preamble: bytes, cases: list[tuple[dict[str, Any], bytes]]) -> dict[int, Any]:
+    """Every case sent at once (written from a thread: replies come while requests still go),
+    then end of input; replies by id, 0 the hello."""
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdin is not None and process.stdout is not None
+    data = preamble + b"".join(frame({**header, "id": i}, body) for i, (header, body) in enumerate(cases, 1))
+    writer = threading.Thread(target=lambda: (process.stdin.write(data), process.stdin.flush()))  # type: ignore[union-attr]
+    writer.start()
+    replies: dict[int, Any] = {}
+    buffer = b""
+    while len(replies) <= len(cases) and (chunk := process.stdout.read1(1 << 20)):
+        buffer += chunk
+        while len(buffer) >= HEAD.size:
+            head_len, body_len = HEAD.unpack_from(buffer)
+            end = HEAD.size + head_len + body_len
+            if len(buffer) < end:
+                break
+            header = json.loads(buffer[HEAD.size : HEAD.size + head_len])
+            replies[header.get("id", 0)] = (header, buffer[HEAD.size + head_len : end])
+            buffer = buffer[end:]
+    writer.join()
+    process.stdin.close()
+    assert process.wait(10) == 0, process.stderr.read() if process.stderr else ""
+    return replies
+
+
+def comparable(reply: tuple[dict[str, Any], bytes]) -> tuple[dict[str, Any], bytes]:
+    header, body = reply
+    return {k: v for k, v in header.items() if k not in ("seconds", "pid")}, body
+
+
+def test_native_server_answers_as_the_python_one(program: Path, tmp_path: Path) -> None:
+    answers = {}
+    work = tmp_path / "work"
+    for kind in ("python", "native"):
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        config = {"mode": "agent", "workdir": str(work), "env": {"PATH": "/usr/bin:/bin", "HOME": "/home"},
+                  "rlimits": {"fsize": 1 << 20}}  # fmt: skip
+        if kind == "python":
+            argv, preamble = server_command(PYTHON, config, compiled=True)
+        else:
+            argv, preamble = native.server_command(config)
+            argv[0] = str(program)
+        answers[kind] = converse(argv, preamble, CASES)
+    assert set(answers["native"]) == set(range(len(CASES) + 1))
+    for i, (request, _) in enumerate(CASES, 1):
+        assert comparable(answers["native"][i]) == comparable(answers["python"][i]), request
+    hello = answers["native"][0][0]
+    assert hello["hello"] == 1 and hello["mode"] == "agent" and isinstance(hello["work_dev"], int)
+    # Spot checks that the shared answers are the right ones, not just the same.
+    assert answers["native"][2][0]["exit"] == 137
+    assert answers["native"][3][1] == b"in\x00put" * 100_000
+    assert answers["native"][11][0]["out"] == 1000 and answers["native"][11][0]["dropped_out"] == 3_000_000 - 1000
+    assert answers["native"][12][0]["timed_out"] and answers["native"][12][0]["exit"] == 137
+    assert answers["native"][14][1] == b"\xc3\xa9\xff"
+
+
+def test_native_server_refuses_root_mode(program: Path) -> None:
+    argv, preamble = native.server_command({"mode": "root"})
+    argv[0] = str(program)
+    done = subprocess.run(argv, input=preamble, capture_output=True, timeout=10)
+    assert done.returncode == 3 and b"agent mode" in done.stderr
+
+
+def test_bad_frames_end_the_native_server(program: Path) -> None:
+    argv, preamble = native.server_command({"mode": "agent", "workdir": "/"})
+    argv[0] = str(program)
+    for junk in (HEAD.pack(5, 0) + b"[1,2]", HEAD.pack(3, 0) + b"{x}", b"\xff" * 8):
+        done = subprocess.run(argv, input=preamble + junk, capture_output=True, timeout=10)
+        assert done.returncode == 3, junk
+
+
+async def test_the_bwrap_agent_runs_the_native_server(need_bwrap: None, program: Path) -> None:
+    sandbox = await BwrapSandbox.start(SandboxConfig(), image="", labels={})
+    try:
+        script = (
+            "tr '\\0' ' ' </proc/$PPID/cmdline; echo; "
+            "grep -c ' /run/arena/exec-server ro,' /proc/self/mountinfo; touch /run/arena/exec-server"
+        )
+        result = await sandbox.exec(script, timeout=10)
+    finally:
+        await sandbox.close()
+    command_line, read_only = result.stdout.splitlines()
+    assert command_line.startswith(native.JAIL_PATH + " ") and read_only == "1", result
+    assert "cannot touch" in result.stderr and result.exit_code == 1, result
