@@ -153,7 +153,7 @@ class BwrapSandbox(ServedSandbox):
             raise SandboxError(f"cannot start a bwrap sandbox: {PYTHON} not found (`apt-get install python3`)")
         compiled_server(PYTHON)  # made once, here in a thread rather than in the event loop
         if native.exec_server() is None:  # likewise
-            warn_once(f"bwrap jails run the Python exec server, which starts slower: {native.why_not()}")
+            warn_once(f"bwrap jails start slower (a Python exec server, a shell and setpriv): {native.why_not()}")
         etc = jail.etc(cls._files(JAIL_UID, JAIL_UID + 1))  # likewise
         record = records.new_record("bwrap", labels)
         sandbox: BwrapSandbox | None = None

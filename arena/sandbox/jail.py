@@ -7,8 +7,9 @@
 - Of the host's /etc only an allow-list of what programs need is bound (as root, copied once into
   a tmpfs that each jail binds whole: `etc_view`); the arena's own code is masked wherever it lies
   under a bound path.
-- As root, the jail runs as an unprivileged host uid of its own (`setpriv`) and joins its
-  cgroups before bwrap starts, so every process in it is counted from the first.
+- As root, the jail runs as an unprivileged host uid of its own and joins its cgroups before
+  bwrap starts, so every process in it is counted from the first (`jailstart.c`; without a C
+  compiler, a shell and `setpriv`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from arena.errors import SandboxError
 from arena.processes import start_process
-from arena.sandbox import etc_view
+from arena.sandbox import etc_view, native
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MERGED_USR = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
@@ -119,6 +120,11 @@ def mask_options(bound: Iterable[str], keep: Sequence[str] = ()) -> list[str]:
     return args
 
 
+@functools.cache  # a search of PATH per jail is a visible share of its start
+def _tool(name: str) -> str:
+    return shutil.which(name) or name
+
+
 def _memfd(name: str, data: bytes) -> int:
     fd = os.memfd_create(name, 0)  # no MFD_CLOEXEC: the child inherits it through pass_fds
     os.write(fd, data)
@@ -184,12 +190,17 @@ async def spawn(
         all_options = [*options[:at], *data_args, *options[at:], "--info-fd", str(info_w)]
         args_fd = _memfd("arena-args", b"".join(a.encode() + b"\0" for a in all_options))
         fds.append(args_fd)
-        argv = [shutil.which("bwrap") or "bwrap", "--args", str(args_fd), "--", *command]
-        if uid is not None:
-            setpriv = shutil.which("setpriv") or "setpriv"
-            argv = [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all", *argv]
-        if cgroup_procs:
-            argv = ["/bin/sh", "-c", JOIN_CGROUPS, "sh", *map(str, cgroup_procs), "--", *argv]
+        argv = [_tool("bwrap"), "--args", str(args_fd), "--", *command]
+        start = native.jailstart() if uid is not None or cgroup_procs else None
+        if start is not None:
+            joins = [arg for procs in cgroup_procs for arg in ("--cgroup", str(procs))]
+            argv = [start, *joins, *(["--uid", str(uid)] if uid is not None else []), "--", *argv]
+        else:  # no C compiler: the same, by a shell and setpriv
+            if uid is not None:
+                argv = [_tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+                        *argv]  # fmt: skip
+            if cgroup_procs:
+                argv = ["/bin/sh", "-c", JOIN_CGROUPS, "sh", *map(str, cgroup_procs), "--", *argv]
         try:
             process = await start_process(
                 *argv,

@@ -1,10 +1,13 @@
-"""The agent's exec server as a native program (`execserver.c`), built by the host's C compiler.
+"""Native programs for bubblewrap jails, built by the host's C compiler: the agent's exec server
+(`execserver.c`) and what starts a jail (`jailstart.c`).
 
-A bubblewrap episode starts one exec server in its jail, and CPython's start is most of what a
-short episode costs: about 18 ms of CPU before the first command, where the native server needs
-well under one. The program is built once per source and compiler into the user's cache and
-read into memory once per arena process; each jail gets a copy through a file descriptor (so no
-host path shows inside). Without a C compiler the Python server serves instead, with a warning.
+A bubblewrap episode starts one jail and one exec server in it, and CPython's start was most of
+what a short episode cost: about 18 ms of CPU before the first command, where the native server
+needs well under one; the shell and `setpriv` that started each jail cost 4 ms more. Each program
+is built once per source and compiler into the user's cache. The exec server is read into memory
+once per arena process and each jail gets a copy through a file descriptor (so no host path shows
+inside). Without a C compiler the Python server, a shell and `setpriv` serve instead, with a
+warning.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-SOURCE = Path(__file__).with_name("execserver.c")
-JAIL_PATH = "/run/arena/exec-server"  # where a jail finds its copy
+HERE = Path(__file__).parent
+JAIL_PATH = "/run/arena/exec-server"  # where a jail finds its copy of the exec server
 FLAGS = ("-O2", "-std=gnu11", "-Wall")
 BUILD_TIMEOUT = 120.0
 
@@ -35,16 +38,21 @@ def compiler() -> str | None:
 
 @functools.cache
 def exec_server() -> bytes | None:
-    """The built program, or None when it cannot be built here (`why_not()` says why)."""
-    try:
-        return _build()
-    except (OSError, subprocess.SubprocessError, _BuildError):
-        return None
+    """The exec server (`execserver.c`), or None when it cannot be built here (`why_not`)."""
+    path = _built("execserver")
+    return path.read_bytes() if path is not None else None
 
 
-def why_not() -> str:
+@functools.cache
+def jailstart() -> str | None:
+    """The host program that starts a jail (`jailstart.c`), or None when it cannot be built here."""
+    path = _built("jailstart")
+    return str(path) if path is not None else None
+
+
+def why_not(name: str = "execserver") -> str:
     try:
-        _build()
+        _build(name)
     except (OSError, subprocess.SubprocessError, _BuildError) as e:
         return str(e)
     return ""
@@ -54,26 +62,44 @@ class _BuildError(Exception):
     pass
 
 
-def _build() -> bytes:
+def _built(name: str) -> Path | None:
+    try:
+        return _build(name)
+    except (OSError, subprocess.SubprocessError, _BuildError):
+        return None
+
+
+def _build(name: str) -> Path:
+    """`name`.c built once per source and compiler into the cache: only this user may write there,
+    since the arena runs what it finds (as root, in the case of jailstart)."""
     cc = compiler()
     if cc is None:
         raise _BuildError("no C compiler (`apt-get install gcc libc6-dev`)")
-    source = SOURCE.read_bytes()
+    source = HERE / f"{name}.c"
+    code = source.read_bytes()
     info = os.stat(shutil.which(cc) or cc)
-    key = hashlib.sha256(source + json.dumps([cc, info.st_mtime_ns, info.st_size, FLAGS]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(code + json.dumps([cc, info.st_mtime_ns, info.st_size, FLAGS]).encode()).hexdigest()[:16]
     directory = cache_dir()
-    path = directory / f"exec-server-{key}"
-    if path.is_file():
-        return path.read_bytes()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _check_private(directory)
+    path = directory / f"{name}-{key}"
+    if path.is_file():
+        _check_private(path)
+        return path
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
-        built = Path(tmp) / "exec-server"
-        done = subprocess.run([cc, *FLAGS, "-o", str(built), str(SOURCE)], capture_output=True, text=True,
+        built = Path(tmp) / name
+        done = subprocess.run([cc, *FLAGS, "-o", str(built), str(source)], capture_output=True, text=True,
                               timeout=BUILD_TIMEOUT, cwd=tmp)  # fmt: skip
         if done.returncode != 0:
-            raise _BuildError(f"{cc} cannot build {SOURCE.name}: {done.stderr.strip()[-500:]}")
+            raise _BuildError(f"{cc} cannot build {source.name}: {done.stderr.strip()[-500:]}")
         os.replace(built, path)  # whole or not at all, for processes building it at the same time
-    return path.read_bytes()
+    return path
+
+
+def _check_private(path: Path) -> None:
+    info = path.stat()
+    if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise _BuildError(f"{path} is writable by others than this user: remove it, or set XDG_CACHE_HOME")
 
 
 def server_command(config: dict[str, Any]) -> tuple[list[str], bytes]:

@@ -1,9 +1,12 @@
-"""The native exec server (`execserver.c`) answers every request exactly as the Python one does in
-agent mode, and it is what a bwrap agent's jail runs."""
+"""The native programs of bwrap jails: the exec server (`execserver.c`) answers every request
+exactly as the Python one does in agent mode and is what an agent's jail runs; the jail starter
+(`jailstart.c`) joins the cgroups and drops to the jail's uid as a shell and setpriv did; without
+a C compiler those serve instead."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -150,3 +153,51 @@ async def test_the_bwrap_agent_runs_the_native_server(need_bwrap: None, program:
     command_line, read_only = result.stdout.splitlines()
     assert command_line.startswith(native.JAIL_PATH + " ") and read_only == "1", result
     assert "cannot touch" in result.stderr and result.exit_code == 1, result
+
+
+def test_jailstart_joins_its_cgroups_then_drops_to_its_uid(tmp_path: Path) -> None:
+    require(os.geteuid() == 0, "root", "run the tests as root (jails get host uids of their own only as root)")
+    start = native.jailstart()
+    require(start is not None, "the native jail starter", native.why_not("jailstart"))
+    assert start is not None
+    procs = [tmp_path / "a.procs", tmp_path / "b.procs"]
+    for path in procs:
+        path.write_text("")
+    script = "echo $$; id -u; id -g; id -G; grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status"
+    argv = [start, *(a for p in procs for a in ("--cgroup", str(p))), "--uid", "54321", "--", "/bin/sh", "-c", script]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=10, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    pid, uid, gid, groups, *caps = done.stdout.splitlines()
+    assert [p.read_text().strip() for p in procs] == [pid, pid]  # joined before the exec, as itself
+    assert (uid, gid, groups) == ("54321", "54321", "54321")
+    assert len(caps) == 4 and all(line.split()[1] == "0000000000000000" for line in caps), caps
+
+
+def test_jailstart_fails_loudly(tmp_path: Path) -> None:
+    start = native.jailstart()
+    require(start is not None, "the native jail starter", native.why_not("jailstart"))
+    assert start is not None
+    missing = str(tmp_path / "no" / "cgroup.procs")
+    cases = [([start, "--cgroup", missing, "--", "/bin/true"], 125, "cannot join the cgroup"),
+             ([start, "--uid", "0", "--", "/bin/true"], 126, "cannot become uid"),
+             ([start, "--", str(tmp_path / "nothing")], 127, "cannot run"),
+             ([start, "--frob", "--", "/bin/true"], 2, "unknown option")]  # fmt: skip
+    for argv, code, said in cases:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        assert done.returncode == code and said in done.stderr, (argv, done)
+
+
+async def test_without_a_c_compiler_bwrap_falls_back_to_python_sh_and_setpriv(
+    need_bwrap: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(native, "exec_server", lambda: None)
+    monkeypatch.setattr(native, "jailstart", lambda: None)
+    sandbox = await BwrapSandbox.start(SandboxConfig(), image="", labels={})
+    try:
+        result = await sandbox.exec("tr '\\0' ' ' </proc/$PPID/cmdline; echo; echo hi >&2; exit 4", timeout=10)
+        written = await sandbox.exec("echo data > f && id -u", timeout=10)
+        assert await sandbox.read_file("f") == b"data\n"
+    finally:
+        await sandbox.close()
+    assert result.stdout.startswith(PYTHON + " -I -S -B") and result.stderr == "hi\n" and result.exit_code == 4, result
+    assert written.stdout == "1000\n", written
