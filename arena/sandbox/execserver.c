@@ -3,8 +3,9 @@
  *
  * Why C: a jail starts one server per episode, and an interpreter's start is most of a one-tool
  * episode's cost (CPython: about 18 ms of CPU before the first command; this: well under 1 ms).
- * It is compiled once per arena process by the host's C compiler (`native.py`) and runs inside
- * the jail as the agent; what it does mirrors execserver.py line for line, so read that first.
+ * The host's C compiler builds it once per source and compiler (`native.py`); it runs inside the
+ * jail as the agent, and what it does mirrors execserver.py function by function, so read that
+ * first. tests/sandbox/test_native_server.py holds the two to the same answers.
  *
  * Start: argv[1] is the length of the config JSON that comes first on stdin; frames follow.
  * Frame: 4-byte header length, 4-byte body length (big-endian), a JSON header, the body bytes.
@@ -1109,6 +1110,7 @@ static void read_config(size_t len, const char **rest, size_t *rest_len) {
 int main(int argc, char **argv) {
     if (argc < 2) die("usage: exec-server CONFIG_LENGTH (the config, then frames, on stdin)");
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGCHLD, SIG_DFL);  /* inherited ignored, it would reap our commands before we could */
     /* Whatever this server was started with beyond its three streams stays out of commands. */
     DIR *d = opendir("/proc/self/fd");
     if (d) {
