@@ -21,7 +21,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # chromium: the HTML report's tests open it headless (Playwright drives Debian's build; none is downloaded).
 # mount, e2fsprogs: the sandboxes' own capped file systems.
-# gcc, libc6-dev: build the native exec server that bwrap jails start (arena/sandbox/execserver.c).
+# gcc, libc6-dev: build bwrap jails' native programs (arena/sandbox/execserver.c, jailstart.c).
 packages=(bubblewrap docker.io debootstrap python3 python3-venv python3-pytest util-linux procps chromium mount
           e2fsprogs gcc libc6-dev)
 missing=()

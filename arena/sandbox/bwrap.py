@@ -152,8 +152,9 @@ class BwrapSandbox(ServedSandbox):
         if not os.access(PYTHON, os.X_OK):
             raise SandboxError(f"cannot start a bwrap sandbox: {PYTHON} not found (`apt-get install python3`)")
         compiled_server(PYTHON)  # made once, here in a thread rather than in the event loop
-        if native.exec_server() is None:  # likewise
-            warn_once(f"bwrap jails start slower (a Python exec server, a shell and setpriv): {native.why_not()}")
+        if native.exec_server() is None or (root and native.jailstart() is None):  # likewise
+            why = native.why_not() or native.why_not("jailstart")
+            warn_once(f"bwrap jails start slower (a Python exec server, a shell and setpriv): {why}")
         etc = jail.etc(cls._files(JAIL_UID, JAIL_UID + 1))  # likewise
         record = records.new_record("bwrap", labels)
         sandbox: BwrapSandbox | None = None

@@ -39,34 +39,33 @@ def compiler() -> str | None:
 @functools.cache
 def exec_server() -> bytes | None:
     """The exec server (`execserver.c`), or None when it cannot be built here (`why_not`)."""
-    path = _built("execserver")
-    return path.read_bytes() if path is not None else None
+    built = _outcome("execserver")
+    return built.read_bytes() if isinstance(built, Path) else None
 
 
-@functools.cache
 def jailstart() -> str | None:
     """The host program that starts a jail (`jailstart.c`), or None when it cannot be built here."""
-    path = _built("jailstart")
-    return str(path) if path is not None else None
+    built = _outcome("jailstart")
+    return str(built) if isinstance(built, Path) else None
 
 
 def why_not(name: str = "execserver") -> str:
-    try:
-        _build(name)
-    except (OSError, subprocess.SubprocessError, _BuildError) as e:
-        return str(e)
-    return ""
+    """Why `name` cannot be built here ("" if it can)."""
+    built = _outcome(name)
+    return "" if isinstance(built, Path) else built
 
 
 class _BuildError(Exception):
     pass
 
 
-def _built(name: str) -> Path | None:
+@functools.cache  # one build (or one failed try) per process
+def _outcome(name: str) -> Path | str:
+    """The built program's path, or what stopped its build."""
     try:
         return _build(name)
-    except (OSError, subprocess.SubprocessError, _BuildError):
-        return None
+    except (OSError, subprocess.SubprocessError, _BuildError) as e:
+        return str(e)
 
 
 def _build(name: str) -> Path:

@@ -10,7 +10,6 @@ import os
 import shutil
 import struct
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -59,9 +58,9 @@ CASES: list[tuple[dict[str, Any], bytes]] = [
 
 
 @pytest.fixture(scope="module")
-def program() -> Path:
-    require(native.exec_server() is not None, "the native exec server", f"{native.why_not()}")
-    path = Path(tempfile.mkdtemp()) / "exec-server"
+def program(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require(native.exec_server() is not None, "the native exec server", native.why_not())
+    path = tmp_path_factory.mktemp("native") / "exec-server"
     path.write_bytes(native.exec_server() or b"")
     path.chmod(0o755)
     return path
