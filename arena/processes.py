@@ -7,6 +7,11 @@ the wait never ended, and a sandbox pool drained at that moment hung its run. `s
 lets the start finish in the background, kills the child (its process group when it leads one),
 waits a moment for it, and passes the cancellation on. Whatever it leaves is the caller's to end:
 a jail's cgroup or uid does.
+
+On Python 3.11, asyncio learns that a child exited from a thread it starts for each child (its
+`ThreadedChildWatcher`): a thread start and two wake-ups per jail, a visible share of a short
+episode. `start_process` puts in its place a watcher that waits on a pidfd in the event loop, as
+Python 3.12 does by default.
 """
 
 from __future__ import annotations
@@ -15,13 +20,76 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 START_SECONDS = 10.0  # for a start that was under way when the cancellation came
 EXIT_SECONDS = 1.0  # a killed child is gone at once, unless something it started holds its pipes
 
 
+class PidfdWatcher(asyncio.AbstractChildWatcher):
+    """Reaps each child in the event loop that started it, when its pidfd says it exited."""
+
+    def __enter__(self) -> PidfdWatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def is_active(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+    def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        pass  # each child goes to the loop running when it starts
+
+    def add_child_handler(self, pid: int, callback: Callable[..., object], *args: Any) -> None:
+        loop = asyncio.get_running_loop()
+        pidfd = os.pidfd_open(pid)
+        loop.add_reader(pidfd, self._reap, loop, pid, pidfd, callback, args)
+
+    def remove_child_handler(self, pid: int) -> bool:
+        return True
+
+    @staticmethod
+    def _reap(loop: asyncio.AbstractEventLoop, pid: int, pidfd: int, callback: Callable[..., object],
+              args: tuple[Any, ...]) -> None:  # fmt: skip
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        try:
+            _, status = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:  # reaped by someone else: its status is lost
+            code = 255
+        callback(pid, code, *args)
+
+
+_watcher_checked = False
+
+
+def _use_pidfd_watcher() -> None:
+    """Install `PidfdWatcher` once per process, on Pythons and kernels where it helps and works."""
+    global _watcher_checked
+    if _watcher_checked:
+        return
+    _watcher_checked = True
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return  # 3.12 and later wait on pidfds already
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:  # a kernel older than 5.3
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        asyncio.set_child_watcher(PidfdWatcher())
+
+
 async def start_process(*argv: str, **kwargs: Any) -> asyncio.subprocess.Process:
+    _use_pidfd_watcher()
     starting = asyncio.ensure_future(asyncio.create_subprocess_exec(*argv, **kwargs))
     try:
         return await asyncio.shield(starting)
