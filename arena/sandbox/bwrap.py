@@ -116,6 +116,7 @@ class BwrapSandbox(ServedSandbox):
         self._agent: _Served | None = None
         self._grader: _Served | None = None
         self._lock = asyncio.Lock()
+        self._grader_group_made: asyncio.Future[None] | None = None
         self._restarts = 0
         self._stopped: str | None = None  # why agent commands can no longer run
         self._closed = False
@@ -160,7 +161,10 @@ class BwrapSandbox(ServedSandbox):
         sandbox: BwrapSandbox | None = None
         try:
             uids = (cls._allocate_uid(), cls._allocate_uid()) if root else None
-            fs = cls._make_fs(config, record)
+            mount = cls._can_mount(config)
+            # What is about to be made, written down first (one write), for `gc` after a crash.
+            record.update(mount=mount, cgroups=[f"{record.name}.agent", f"{record.name}.grader"])
+            fs = cls._make_fs(config, record, mount)
             groups = cls._make_cgroups(config, record)
             sandbox = cls(config, record, fs, uids, groups, etc)
             sandbox._make_dirs()
@@ -173,36 +177,37 @@ class BwrapSandbox(ServedSandbox):
         return sandbox
 
     @staticmethod
-    def _make_fs(config: SandboxConfig, record: records.Record) -> Path:
-        if config.disk_mb > 0:
-            why_not = disk.available()
-            if why_not is None:
-                record.update(mount=True)
-                return disk.make(record.directory, size_mb=config.disk_mb, inodes=config.inodes,
-                                 templates=records.templates_dir())  # fmt: skip
+    def _can_mount(config: SandboxConfig) -> bool:
+        if config.disk_mb <= 0:
+            return False
+        why_not = disk.available()
+        if why_not is not None:
             warn_once(f"bwrap sandboxes run without disk caps: {why_not}")
+        return why_not is None
+
+    @staticmethod
+    def _make_fs(config: SandboxConfig, record: records.Record, mount: bool) -> Path:
+        if mount:
+            return disk.make(record.directory, size_mb=config.disk_mb, inodes=config.inodes,
+                             templates=records.templates_dir())  # fmt: skip
         fs = record.directory / "fs"
         fs.mkdir()
         return fs
 
     @staticmethod
     def _make_cgroups(config: SandboxConfig, record: records.Record) -> tuple[cgroups.Cgroup, cgroups.Cgroup] | None:
-        names = [f"{record.name}.agent", f"{record.name}.grader"]
-        record.update(cgroups=names)
-        made = []
+        """The agent's cgroup, made now, and the graders', made by the first grading that starts a
+        jail (`_grader_group`): most families grade from the episode's state alone."""
+        agent, grader = record.data["cgroups"]
         try:
-            for name in names:
-                made.append(cgroups.create(name, memory_bytes=config.memory_mb * 1024 * 1024,
-                                           pids=config.pids, cpus=config.cpus))  # fmt: skip
+            made = cgroups.create(agent, **_limits(config))
         except cgroups.CgroupError as e:
-            for group in made:
-                group.remove()
             record.update(cgroups=[])
             warn_once(
                 f"bwrap sandboxes bound memory per process (RLIMIT_AS) and do not enforce cpus: {e}"
             )
             return None
-        return made[0], made[1]
+        return made, cgroups.Cgroup(grader, made.layout)
 
     def _make_dirs(self) -> None:
         fs = self.fs
@@ -382,10 +387,25 @@ class BwrapSandbox(ServedSandbox):
             "rlimits": {"fsize": self.config.file_size_mb * 1024 * 1024},
         }
         self._grader = await self._launch(
-            self._grader_options(), config, self._files_over_etc(agent, grader), None,
-            self.cgroups[1] if self.cgroups else None,
+            self._grader_options(), config, self._files_over_etc(agent, grader), None, await self._grader_group()
         )
         return self._grader
+
+    async def _grader_group(self) -> cgroups.Cgroup | None:
+        if self.cgroups is None:
+            return None
+        group = self.cgroups[1]
+        if self._grader_group_made is None:
+
+            def make() -> None:
+                try:
+                    cgroups.setup(group, **_limits(self.config))
+                except cgroups.CgroupError as e:
+                    raise SandboxError(str(e)) from e
+
+            self._grader_group_made = asyncio.ensure_future(asyncio.to_thread(make))
+        await asyncio.shield(self._grader_group_made)
+        return group
 
     # ------------------------------------------------------------------------------ commands
 
@@ -504,6 +524,9 @@ class BwrapSandbox(ServedSandbox):
             if served is not None:
                 await served.close()
         self._agent = self._grader = None
+        if self._grader_group_made is not None:  # made to the end before it is removed
+            with contextlib.suppress(BaseException):
+                await self._grader_group_made
         await self._finish_close(asyncio.to_thread(self._cleanup_blocking))
 
     def _cleanup_blocking(self) -> None:
@@ -518,6 +541,10 @@ class BwrapSandbox(ServedSandbox):
         if record.data.get("mount"):
             disk.unmount(record.directory)
         records.remove_tree(record.directory)
+
+
+def _limits(config: SandboxConfig) -> dict[str, Any]:
+    return {"memory_bytes": config.memory_mb * 1024 * 1024, "pids": config.pids, "cpus": config.cpus}
 
 
 async def _grader_call(

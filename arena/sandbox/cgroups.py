@@ -220,12 +220,16 @@ def _enable_controllers(directory: Path) -> None:
 
 def create(name: str, *, memory_bytes: int, pids: int, cpus: float) -> Cgroup:
     """A new cgroup `arena/<name>` with these limits. Raises `CgroupError` if that cannot be done."""
-    group = Cgroup(name, layout())
+    return setup(Cgroup(name, layout()), memory_bytes=memory_bytes, pids=pids, cpus=cpus)
+
+
+def setup(group: Cgroup, *, memory_bytes: int, pids: int, cpus: float) -> Cgroup:
+    """Make `group` with these limits. Raises `CgroupError` if that cannot be done."""
     try:
         group.create(memory_bytes=memory_bytes, pids=pids, cpus=cpus)
     except OSError as e:
         group.remove(timeout=1.0)
-        raise CgroupError(f"cannot set up the cgroup {name}: {e}") from e
+        raise CgroupError(f"cannot set up the cgroup {group.name}: {e}") from e
     return group
 
 

@@ -1,5 +1,6 @@
 """What is particular to each sandbox: Docker containers' labels, names, users and cleanup, the
-daemon-hang guard and error translation; bwrap's per-sandbox host uids and its start failures."""
+daemon-hang guard and error translation; bwrap's per-sandbox host uids, its graders' cgroup and its
+start failures."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from arena.sandbox import SandboxConfig, jail, records
 from arena.sandbox.bwrap import BwrapSandbox
 from arena.sandbox.docker import CAPS, MANAGED_LABEL, OWNER_LABEL, DockerSandbox, connect
 from arena.sandbox.gc import collect
+from tests.conftest import require
 
 CONFIG = SandboxConfig(kind="docker", memory_mb=256, pids=128, cpus=1.0)
 
@@ -179,3 +181,27 @@ async def test_bwrap_close_kills_running_commands(need_bwrap: None) -> None:
     await sandbox.close()
     result = await asyncio.wait_for(running, 10)
     assert result.exit_code != 0 and time.monotonic() - started < 10
+
+
+async def test_bwrap_graders_cgroup_is_made_by_the_first_grading_that_starts_a_jail(need_bwrap: None) -> None:
+    require(os.geteuid() == 0, "root", "run the tests as root, as CI does (bwrap sandboxes have cgroups as root)")
+    sandbox = await BwrapSandbox.start(SandboxConfig(memory_mb=256, pids=64), image="", labels={})
+    try:
+        assert sandbox.cgroups is not None
+        agent, grader = sandbox.cgroups
+        assert agent.exists() and not grader.exists()
+        assert sandbox.record.data["cgroups"] == [agent.name, grader.name]  # for gc, before either exists
+        async with sandbox.grading(final=False):  # a grading from the episode's state alone
+            pass
+        assert not grader.exists()
+        await sandbox.write_file("answer", b"42")
+        async with sandbox.grading(final=True) as view:
+            assert await view.read_file("answer") == b"42"
+            assert grader.exists()
+            limits = grader.dirs.get("memory", grader.dirs.get("unified"))
+            assert limits is not None
+            limit = limits / ("memory.limit_in_bytes" if "memory" in grader.dirs else "memory.max")
+            assert int(limit.read_text()) == 256 * 1024 * 1024
+    finally:
+        await sandbox.close()
+    assert not agent.exists() and not grader.exists()
