@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -68,15 +69,9 @@ class PidfdWatcher(asyncio.AbstractChildWatcher):
         callback(pid, code, *args)
 
 
-_watcher_checked = False
-
-
+@functools.cache  # once per process
 def _use_pidfd_watcher() -> None:
-    """Install `PidfdWatcher` once per process, on Pythons and kernels where it helps and works."""
-    global _watcher_checked
-    if _watcher_checked:
-        return
-    _watcher_checked = True
+    """Install `PidfdWatcher` on Pythons and kernels where it helps and works."""
     if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
         return  # 3.12 and later wait on pidfds already
     try:
