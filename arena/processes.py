@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import shutil
 import signal
 import sys
 import warnings
@@ -103,3 +104,13 @@ async def start_process(*argv: str, **kwargs: Any) -> asyncio.subprocess.Process
                 if transport is not None:
                     transport.close()  # its pipes, so that nothing waits on them
         raise
+
+
+def which(program: str) -> str | None:
+    """`shutil.which`, searched once per PATH: sandboxes ask for their tools each time they start."""
+    return _which(program, os.environ.get("PATH"))
+
+
+@functools.cache
+def _which(program: str, path: str | None) -> str | None:
+    return shutil.which(program, path=path)

@@ -157,13 +157,14 @@ class BwrapSandbox(ServedSandbox):
             why = native.why_not() or native.why_not("jailstart")
             warn_once(f"bwrap jails start slower (a Python exec server, a shell and setpriv): {why}")
         etc = jail.etc(cls._files(JAIL_UID, JAIL_UID + 1))  # likewise
-        record = records.new_record("bwrap", labels)
+        mount = cls._can_mount(config)
+        # What is about to be made, written down first (one write), for `gc` after a crash.
+        name = records.new_name("bwrap")
+        groups = [f"{name}.agent", f"{name}.grader"]
+        record = records.new_record("bwrap", labels, name=name, mount=mount, cgroups=groups)
         sandbox: BwrapSandbox | None = None
         try:
             uids = (cls._allocate_uid(), cls._allocate_uid()) if root else None
-            mount = cls._can_mount(config)
-            # What is about to be made, written down first (one write), for `gc` after a crash.
-            record.update(mount=mount, cgroups=[f"{record.name}.agent", f"{record.name}.grader"])
             fs = cls._make_fs(config, record, mount)
             groups = cls._make_cgroups(config, record)
             sandbox = cls(config, record, fs, uids, groups, etc)
@@ -490,7 +491,9 @@ class BwrapSandbox(ServedSandbox):
             served, self._agent = self._agent, None
             if served is not None:
                 await served.close()
-            if self.cgroups is not None:
+            # Usually the jail took every process with it; reading the cgroup's list says so
+            # without a trip to a thread.
+            if self.cgroups is not None and self.cgroups[0].pids():
                 await asyncio.to_thread(self.cgroups[0].kill)
 
     async def _freeze(self) -> bool:

@@ -14,12 +14,12 @@ import errno
 import fcntl
 import functools
 import os
-import shutil
 import struct
 import subprocess
 from pathlib import Path
 
 from arena.errors import SandboxError
+from arena.processes import which
 
 MOUNT_OPTIONS = "loop,nosuid,nodev,noatime"
 # Loop devices and mounts by system call: mount(8) and umount(8) take 10-30 ms each, these 1-2.
@@ -34,7 +34,7 @@ def available() -> str | None:
     """None if loop-mounted disks can be made here, else why not."""
     if os.geteuid() != 0:
         return "disk caps need root (loop mounts); the arena runs as an unprivileged user"
-    missing = [tool for tool in ("mkfs.ext4", "mount", "umount") if shutil.which(tool) is None]
+    missing = [tool for tool in ("mkfs.ext4", "mount", "umount") if which(tool) is None]
     if missing:
         return f"{', '.join(missing)} not found: install e2fsprogs and mount (or run scripts/setup.sh)"
     return None

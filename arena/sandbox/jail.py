@@ -20,14 +20,13 @@ import functools
 import importlib.util
 import json
 import os
-import shutil
 import signal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from arena.errors import SandboxError
-from arena.processes import start_process
+from arena.processes import start_process, which
 from arena.sandbox import etc_view, native
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -49,7 +48,7 @@ INFO_TIMEOUT = 30.0
 
 def tools_missing(root_needs: bool) -> list[str]:
     needed = ["bwrap"] + (["setpriv"] if root_needs else [])
-    return [tool for tool in needed if shutil.which(tool) is None]
+    return [tool for tool in needed if _tool(tool) == tool]
 
 
 def system_options(etc: Path | None = None) -> list[str]:
@@ -120,9 +119,9 @@ def mask_options(bound: Iterable[str], keep: Sequence[str] = ()) -> list[str]:
     return args
 
 
-@functools.cache  # a search of PATH per jail is a visible share of its start
 def _tool(name: str) -> str:
-    return shutil.which(name) or name
+    """The program's path, or its bare name if it is not on PATH."""
+    return which(name) or name
 
 
 def _memfd(name: str, data: bytes) -> int:

@@ -56,7 +56,11 @@ def start_time(pid: int) -> str | None:
 
 def owner() -> str:
     """This process, as `host/boot/pid/start`: unique across reboots and pid reuse."""
-    pid = os.getpid()
+    return _owner(os.getpid())
+
+
+@functools.cache  # per pid: a forked child is an owner of its own
+def _owner(pid: int) -> str:
     return f"{socket.gethostname()}/{boot_id()}/{pid}/{start_time(pid)}"
 
 
@@ -86,28 +90,48 @@ class Record:
         return self.directory.name
 
     def save(self) -> None:
-        partial = self.directory / f".{RECORD}.tmp"
-        partial.write_text(json.dumps(self.data, indent=1))
-        partial.rename(self.directory / RECORD)
+        # By system calls, not pathlib: a record is written two or three times per sandbox.
+        directory = str(self.directory)
+        partial = f"{directory}/.{RECORD}.tmp"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, json.dumps(self.data, indent=1).encode())
+        finally:
+            os.close(fd)
+        os.rename(partial, f"{directory}/{RECORD}")
 
     def update(self, **values: Any) -> None:
         self.data.update(values)
         self.save()
 
 
-def new_record(kind: str, labels: dict[str, str]) -> Record:
+def new_name(kind: str) -> str:
+    """A name for a new sandbox directory (and what is named after it, such as its cgroups)."""
+    return f"{kind}-{os.getpid()}-{secrets.token_hex(6)}"
+
+
+def new_record(kind: str, labels: dict[str, str], *, name: str | None = None, **data: Any) -> Record:
+    """A new sandbox directory (`name`, else a new one), and its record with `data` (what is
+    about to be made) in it."""
     from arena.sandbox.gc import ensure_watchdog
 
     ensure_watchdog()
     root = state_root()
+    name = name or new_name(kind)
+    try:
+        os.mkdir(root / name, 0o711)
+    except FileNotFoundError:  # the first sandbox here (or the root was removed since)
+        _make_root(root)
+        os.mkdir(root / name, 0o711)
+    record = Record(root / name, {"kind": kind, "owner": owner(), "labels": dict(labels), **data})
+    record.save()
+    return record
+
+
+def _make_root(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(OSError):
         root.chmod(0o711)  # a jail's own host uid must reach its bind sources, and list nothing
-    directory = root / f"{kind}-{os.getpid()}-{secrets.token_hex(6)}"
-    directory.mkdir(mode=0o711)
-    record = Record(directory, {"kind": kind, "owner": owner(), "labels": dict(labels)})
-    record.save()
-    return record
 
 
 def all_records() -> list[Record]:
@@ -141,8 +165,17 @@ def remove_tree(root: Path) -> None:
             else:
                 os.unlink(path)
 
-    if not root.exists():
+    try:  # the usual case: files and empty directories (mount points), in one pass
+        with os.scandir(root) as entries:
+            for entry in entries:
+                (os.rmdir if entry.is_dir(follow_symlinks=False) else os.unlink)(entry.path)
+        os.rmdir(root)
         return
+    except FileNotFoundError:
+        if not root.exists():
+            return
+    except OSError:
+        pass
     try:
         shutil.rmtree(root, onexc=make_writable)  # type: ignore[call-arg]
     except TypeError:  # Python < 3.12
