@@ -19,6 +19,8 @@ from arena.protocols import Sandbox
 
 SandboxKind = Literal["bwrap", "docker", "process"]
 SANDBOX_KINDS: tuple[SandboxKind, ...] = ("bwrap", "docker", "process")
+DiskKind = Literal["tmpfs", "ext4"]
+KEPT_FOR_PROCESSES_MB = 64  # of memory_mb, that files on a tmpfs disk can never take
 
 
 class SandboxConfig(BaseModel):
@@ -34,15 +36,35 @@ class SandboxConfig(BaseModel):
     cpu_seconds: int = Field(600, ge=1)
     disk_mb: int = Field(1024, ge=0)  # /work and /tmp together, on a file system of their own; 0: no cap
     inodes: int = Field(65536, ge=1024)  # files and directories on that file system
+    # That file system: a tmpfs, in memory and counted in memory_mb like every tmpfs of the sandbox
+    # (a mount, no more), or an ext4 image on the host's disk (a loop device; 4-5 ms more per
+    # sandbox), for tasks whose files outgrow memory.
+    disk: DiskKind = "tmpfs"
     shm_mb: int = Field(64, ge=1)  # /dev/shm (a tmpfs, counted in memory_mb)
     unsafe_local: bool = False  # required for kind="process": no isolation at all
+
+    @property
+    def disk_size_mb(self) -> int:
+        """What the disk holds: `disk_mb`, and as a tmpfs no more than leaves `KEPT_FOR_PROCESSES_MB`
+        of memory_mb beside it, so that a full disk still leaves room for the commands that clear it."""
+        if self.disk == "tmpfs":
+            return min(self.disk_mb, self.memory_mb - KEPT_FOR_PROCESSES_MB)
+        return self.disk_mb
 
     @model_validator(mode="after")
     def _disk_fits(self) -> SandboxConfig:
         if 0 < self.disk_mb < 16:
             raise ValueError("disk_mb must be 0 (no disk cap) or at least 16")
-        if self.disk_mb and self.inodes * 256 > self.disk_mb * 1024 * 1024 // 2:  # ext4 inodes take 256 bytes
+        if not self.disk_mb:
+            return self
+        if self.disk == "ext4" and self.inodes * 256 > self.disk_mb * 1024 * 1024 // 2:  # ext4 inodes take 256 B
             raise ValueError(f"{self.inodes} inodes take more than half of a {self.disk_mb} MB disk: lower inodes")
+        if self.disk_size_mb < 16:
+            raise ValueError(
+                f"memory_mb = {self.memory_mb} leaves no room for a tmpfs disk (its files count in memory_mb, "
+                f"and {KEPT_FOR_PROCESSES_MB} MB stay for processes): raise memory_mb to at least "
+                f"{KEPT_FOR_PROCESSES_MB + 16}, or set disk = \"ext4\" or disk_mb = 0"
+            )
         return self
 
 
@@ -106,7 +128,9 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "KEPT_FOR_PROCESSES_MB",
     "SANDBOX_KINDS",
+    "DiskKind",
     "NullSandbox",
     "SandboxConfig",
     "SandboxKind",

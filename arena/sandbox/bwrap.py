@@ -4,8 +4,8 @@ server inside it that runs each command.
 The agent's jail sees the host's /usr read-only, an allow-list of /etc, its own /work and /tmp,
 its own /dev (with a size-capped /dev/shm) and /proc, and no network; every namespace is new.
 Nothing of the arena shows inside: bwrap gets a clean environment and its options through a file
-descriptor, and /work and /tmp are a loop-mounted ext4 file system of the sandbox's own (capped in
-size and inodes), not host directories.
+descriptor, and /work and /tmp are a file system of the sandbox's own (a tmpfs or an ext4 image,
+capped in size and inodes: `disk.py`), not host directories.
 
 As root, each sandbox has its own unprivileged host uid for the agent and another for graders,
 and a cgroup that bounds the memory (tmpfs included), processes and CPU of everything the agent
@@ -181,7 +181,7 @@ class BwrapSandbox(ServedSandbox):
     def _can_mount(config: SandboxConfig) -> bool:
         if config.disk_mb <= 0:
             return False
-        why_not = disk.available()
+        why_not = disk.available(config.disk)
         if why_not is not None:
             warn_once(f"bwrap sandboxes run without disk caps: {why_not}")
         return why_not is None
@@ -189,7 +189,7 @@ class BwrapSandbox(ServedSandbox):
     @staticmethod
     def _make_fs(config: SandboxConfig, record: records.Record, mount: bool) -> Path:
         if mount:
-            return disk.make(record.directory, size_mb=config.disk_mb, inodes=config.inodes,
+            return disk.make(record.directory, kind=config.disk, size_mb=config.disk_size_mb, inodes=config.inodes,
                              templates=records.templates_dir())  # fmt: skip
         fs = record.directory / "fs"
         fs.mkdir()

@@ -8,8 +8,8 @@ attach stream, so a command costs one round trip and no `docker exec`. Agent com
 trace or replace the server, and its `kill -9 -1` ends only its own processes.
 
 No network, memory/CPU/process limits, a read-only root, a size-capped /dev/shm, and /work and
-/tmp on a loop-mounted file system of the sandbox's own (capped in size and inodes) when the
-arena runs as root next to a local daemon. The server ends with the host's connection: a dead
+/tmp on a file system of the sandbox's own (a tmpfs or an ext4 image, capped in size and inodes:
+`disk.py`) when the arena runs as root next to a local daemon. The server ends with the host's connection: a dead
 arena leaves an exited container, which `arena.sandbox.gc` removes.
 
 Docker SDK and HTTP errors become `SandboxError` here, in `translate`, and nowhere else.
@@ -159,10 +159,10 @@ def _daemon_address(client: docker.DockerClient) -> tuple[str, str | tuple[str, 
 
 
 def _local_disks(config: SandboxConfig, client: docker.DockerClient) -> str | None:
-    """None if this sandbox can have a loop-mounted disk, else why not."""
+    """None if this sandbox can have a disk of its own on the host, else why not."""
     if config.disk_mb == 0:
         return "disk_mb is 0"
-    why = disk.available()
+    why = disk.available(config.disk)
     if why is None and _daemon_address(client)[0] != "unix":
         why = "the Docker daemon is not on this machine"
     return why
@@ -229,7 +229,7 @@ class DockerSandbox(ServedSandbox):
             mounts = []
             if why_not is None:
                 record.update(mount=True)
-                fs = disk.make(record.directory, size_mb=config.disk_mb, inodes=config.inodes,
+                fs = disk.make(record.directory, kind=config.disk, size_mb=config.disk_size_mb, inodes=config.inodes,
                                templates=records.templates_dir())  # fmt: skip
                 for name, mode, owner in (("work", 0o755, AGENT_IDS), ("tmp", 0o1777, (0, 0))):
                     (fs / name).mkdir()

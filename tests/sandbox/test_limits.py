@@ -11,7 +11,7 @@ import time
 import pytest
 
 from arena.errors import WorldBroken
-from arena.sandbox import SandboxConfig, records
+from arena.sandbox import KEPT_FOR_PROCESSES_MB, SandboxConfig, records
 from tests.sandbox.kit import Opener
 
 HOG = "import time\nx = b'x' * (700 * 1024 * 1024)\ntime.sleep(60)\n"
@@ -46,8 +46,11 @@ def _host_free() -> int:
     return st.f_bavail * st.f_frsize
 
 
-async def test_disk_is_capped_in_bytes(open_kind: Opener) -> None:
-    sandbox = await open_kind(disk_mb=64)
+@pytest.mark.parametrize("disk", ["tmpfs", "ext4"])
+async def test_disk_is_capped_in_bytes(open_kind: Opener, disk: str) -> None:
+    sandbox = await open_kind(disk_mb=64, disk=disk, file_size_mb=1024)  # the disk fills first
+    r = await sandbox.exec("df -k /work | tail -1", timeout=20)
+    assert 32 * 1024 <= int(r.stdout.split()[1]) <= 64 * 1024, r  # ext4 keeps some for its inode tables
     before = _host_free()
     for target in ("/work/big", "/tmp/big"):
         r = await sandbox.exec(f"head -c 2G /dev/zero > {target}", timeout=60)
@@ -57,8 +60,9 @@ async def test_disk_is_capped_in_bytes(open_kind: Opener) -> None:
     assert r.stdout == "room again\n"
 
 
-async def test_disk_is_capped_in_inodes(open_kind: Opener) -> None:
-    sandbox = await open_kind(inodes=2048)
+@pytest.mark.parametrize("disk", ["tmpfs", "ext4"])
+async def test_disk_is_capped_in_inodes(open_kind: Opener, disk: str) -> None:
+    sandbox = await open_kind(inodes=2048, disk=disk)
     script = "import os\nfor i in range(200_000):\n    open(f'/work/f{i}', 'w').close()\n"
     r = await sandbox.exec(["python3", "-c", script], timeout=60)
     assert r.exit_code != 0 and "No space left on device" in r.stderr
@@ -67,13 +71,30 @@ async def test_disk_is_capped_in_inodes(open_kind: Opener) -> None:
     assert (await sandbox.exec("rm -f /work/f*; touch /work/again && echo ok", timeout=30)).stdout == "ok\n"
 
 
+async def test_a_tmpfs_disk_never_takes_the_memory_its_commands_need(open_kind: Opener) -> None:
+    # Its files are memory: filled, the disk stops short of memory_mb, and the commands that clear
+    # it still run.
+    sandbox = await open_kind(memory_mb=256, disk_mb=1024, file_size_mb=1024)
+    r = await sandbox.exec("head -c 400M /dev/zero > /work/big; df -k /work | tail -1", timeout=60)
+    assert "No space left on device" in r.stderr, r
+    assert int(r.stdout.split()[1]) == (256 - KEPT_FOR_PROCESSES_MB) * 1024
+    r = await sandbox.exec("rm /work/big && head -c 100M /dev/zero > /work/small && wc -c < /work/small", timeout=60)
+    assert r.stdout == f"{100 * 1024 * 1024}\n", r
+
+
 def test_default_caps_are_sane() -> None:
     config = SandboxConfig()
     assert config.disk_mb == 1024 and 10_000 <= config.inodes <= 1_000_000 and config.shm_mb <= config.memory_mb
+    assert config.disk == "tmpfs" and config.disk_size_mb == 1024 - KEPT_FOR_PROCESSES_MB
+    assert SandboxConfig(disk="ext4").disk_size_mb == 1024
     with pytest.raises(ValueError, match="at least 16"):
         SandboxConfig(disk_mb=8)
     with pytest.raises(ValueError, match="lower inodes"):
-        SandboxConfig(disk_mb=32, inodes=200_000)
+        SandboxConfig(disk="ext4", disk_mb=32, inodes=200_000)
+    with pytest.raises(ValueError, match="no room for a tmpfs disk"):
+        SandboxConfig(memory_mb=64)
+    assert SandboxConfig(memory_mb=64, disk="ext4").disk_size_mb == 1024
+    assert SandboxConfig(memory_mb=64, disk_mb=0).disk_size_mb == 0
 
 
 async def test_cpu_quota_holds_for_the_whole_sandbox(open_kind: Opener) -> None:

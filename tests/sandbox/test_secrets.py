@@ -74,12 +74,14 @@ async def test_no_secret_or_host_path_is_visible(open_kind: Opener, monkeypatch:
     assert "OPENAI_API_KEY" not in r.stdout and "ARENA_TEST_SECRET" not in r.stdout
 
 
-async def test_mount_table_names_no_host_path(open_kind: Opener) -> None:
-    sandbox = await open_kind()
+@pytest.mark.parametrize("disk", ["tmpfs", "ext4"])
+async def test_mount_table_names_no_host_path(open_kind: Opener, disk: str) -> None:
+    sandbox = await open_kind(disk=disk)
     r = await sandbox.exec("cat /proc/self/mountinfo", timeout=10)
     work = next(line for line in r.stdout.splitlines() if line.split()[4] == "/work")
     fields = work.split()
-    assert fields[3] in ("/", "/work") and "/dev/loop" in work  # a file system of its own, not a host directory
+    # A file system of its own, not a host directory.
+    assert fields[3] in ("/", "/work") and (" - tmpfs tmpfs " if disk == "tmpfs" else "/dev/loop") in work
     assert not any(needle in r.stdout for needle in host_needles())
 
 
