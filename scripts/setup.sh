@@ -21,9 +21,10 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # chromium: the HTML report's tests open it headless (Playwright drives Debian's build; none is downloaded).
 # mount, e2fsprogs: the sandboxes' own capped file systems.
-# gcc, libc6-dev: build bwrap jails' native programs (arena/sandbox/execserver.c, jailstart.c).
+# gcc, libc6-dev: build bwrap jails' native programs (arena/sandbox/execserver.c, jailstart.c);
+# musl-tools: link them statically against musl, which starts ten times faster than glibc here.
 packages=(bubblewrap docker.io debootstrap python3 python3-venv python3-pytest util-linux procps chromium mount
-          e2fsprogs gcc libc6-dev)
+          e2fsprogs gcc libc6-dev musl-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

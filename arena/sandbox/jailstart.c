@@ -12,13 +12,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/capability.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* capset(2)'s interface, from <linux/capability.h>, which not every libc's headers reach. */
+struct cap_header { uint32_t version; int pid; };
+struct cap_data { uint32_t effective, permitted, inheritable; };
+#define CAP_VERSION_3 0x20080522
 
 static int fail(int code, const char *what, const char *detail) {
     fprintf(stderr, "jailstart: %s %s: %s\n", what, detail, strerror(errno));
@@ -49,8 +54,8 @@ static int become(const char *text) {
         return -1;
     /* A uid other than 0 has no permitted or effective capabilities left; the inheritable ones
      * (and with them the ambient ones) go too, as with setpriv --inh-caps=-all. */
-    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    struct cap_header header = {CAP_VERSION_3, 0};
+    struct cap_data data[2];
     memset(data, 0, sizeof data);
     if (syscall(SYS_capset, &header, data) < 0) return -1;
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);

@@ -8,6 +8,11 @@ is built once per source and compiler into the user's cache. The exec server is 
 once per arena process and each jail gets a copy through a file descriptor (so no host path shows
 inside). Without a C compiler the Python server, a shell and `setpriv` serve instead, with a
 warning.
+
+Where musl's compiler wrapper is installed (Debian's `musl-tools`), both are linked statically
+against musl: glibc's start (the dynamic loader, and its probe of the CPU's features and caches
+through `cpuid`, an instruction that traps to the hypervisor on a virtual machine) took 1.2 ms of
+CPU per program started there, a musl program 0.1 ms. `$CC` chooses another compiler.
 """
 
 from __future__ import annotations
@@ -32,8 +37,14 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "arena"
 
 
-def compiler() -> str | None:
-    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+def compiler() -> tuple[str, tuple[str, ...]] | None:
+    """The C compiler and its flags: `$CC`, else musl's (static), else the system's."""
+    if os.environ.get("CC"):
+        return os.environ["CC"], FLAGS
+    if shutil.which("musl-gcc"):
+        return "musl-gcc", (*FLAGS, "-static")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    return (cc, FLAGS) if cc else None
 
 
 @functools.cache
@@ -71,13 +82,14 @@ def _outcome(name: str) -> Path | str:
 def _build(name: str) -> Path:
     """`name`.c built once per source and compiler into the cache: only this user may write there,
     since the arena runs what it finds (as root, in the case of jailstart)."""
-    cc = compiler()
-    if cc is None:
-        raise _BuildError("no C compiler (`apt-get install gcc libc6-dev`)")
+    chosen = compiler()
+    if chosen is None:
+        raise _BuildError("no C compiler (`apt-get install gcc libc6-dev`, and `musl-tools` for faster starts)")
+    cc, flags = chosen
     source = HERE / f"{name}.c"
     code = source.read_bytes()
     info = os.stat(shutil.which(cc) or cc)
-    key = hashlib.sha256(code + json.dumps([cc, info.st_mtime_ns, info.st_size, FLAGS]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(code + json.dumps([cc, info.st_mtime_ns, info.st_size, flags]).encode()).hexdigest()[:16]
     directory = cache_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     _check_private(directory)
@@ -87,7 +99,7 @@ def _build(name: str) -> Path:
         return path
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         built = Path(tmp) / name
-        done = subprocess.run([cc, *FLAGS, "-o", str(built), str(source)], capture_output=True, text=True,
+        done = subprocess.run([cc, *flags, "-o", str(built), str(source)], capture_output=True, text=True,
                               timeout=BUILD_TIMEOUT, cwd=tmp)  # fmt: skip
         if done.returncode != 0:
             raise _BuildError(f"{cc} cannot build {source.name}: {done.stderr.strip()[-500:]}")

@@ -200,3 +200,30 @@ async def test_without_a_c_compiler_bwrap_falls_back_to_python_sh_and_setpriv(
         await sandbox.close()
     assert result.stdout.startswith(PYTHON + " -I -S -B") and result.stderr == "hi\n" and result.exit_code == 4, result
     assert written.stdout == "1000\n", written
+
+
+def _interpreter(elf: bytes) -> bytes | None:
+    """The dynamic loader an x86-64/aarch64 ELF program names (its PT_INTERP), or None if static."""
+    assert elf[:4] == b"\x7fELF" and elf[4] == 2, "a 64-bit ELF file"
+    phoff, phentsize, phnum = struct.unpack_from("<Q", elf, 32)[0], *struct.unpack_from("<HH", elf, 54)
+    for i in range(phnum):
+        kind, _flags, offset, _vaddr, _paddr, size = struct.unpack_from("<IIQQQQ", elf, phoff + i * phentsize)
+        if kind == 3:  # PT_INTERP
+            return elf[offset : offset + size].rstrip(b"\0")
+    return None
+
+
+def test_native_programs_are_static_musl_builds_where_musl_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A glibc program's start (its loader, and a probe of the CPU by `cpuid`, which traps on a
+    # virtual machine) cost more than the rest of a jail's exec server and starter together.
+    monkeypatch.delenv("CC", raising=False)
+    require(shutil.which("musl-gcc") is not None, "musl's compiler (musl-gcc)", "run scripts/setup.sh (musl-tools)")
+    assert native.compiler() == ("musl-gcc", (*native.FLAGS, "-static"))
+    server, start = native.exec_server(), native.jailstart()
+    assert server is not None and start is not None, native.why_not() or native.why_not("jailstart")
+    assert _interpreter(server) is None and _interpreter(Path(start).read_bytes()) is None
+    gcc = shutil.which("gcc")
+    if gcc is not None:  # the check itself tells a dynamic program from a static one
+        monkeypatch.setenv("CC", gcc)
+        assert native.compiler() == (gcc, native.FLAGS)
+        assert _interpreter(Path(gcc).read_bytes()) is not None
