@@ -230,8 +230,8 @@ class BwrapSandbox(ServedSandbox):
                 return uid
 
     def relabel(self, labels: dict[str, str]) -> None:
-        """A warm sandbox handed to an episode takes that episode's labels."""
-        self.record.update(labels=dict(labels))
+        """A warm sandbox handed to an episode takes that episode's labels (`Record.relabel`)."""
+        self.record.relabel(labels)
 
     # ------------------------------------------------------------------------------ jails
 
@@ -491,9 +491,8 @@ class BwrapSandbox(ServedSandbox):
             served, self._agent = self._agent, None
             if served is not None:
                 await served.close()
-            # Usually the jail took every process with it; reading the cgroup's list says so
-            # without a trip to a thread.
-            if self.cgroups is not None and self.cgroups[0].pids():
+            # Usually the jail took every process with it, and there is nothing left to kill.
+            if self.cgroups is not None and not (served is not None and served.jail.emptied):
                 await asyncio.to_thread(self.cgroups[0].kill)
 
     async def _freeze(self) -> bool:

@@ -349,9 +349,9 @@ class DockerSandbox(ServedSandbox):
         return self._stderr.decode(errors="replace").strip()[-500:]
 
     def relabel(self, labels: dict[str, str]) -> None:
-        """A warm sandbox handed to an episode takes that episode's labels (host-side record;
-        a container's own labels cannot change)."""
-        self.record.update(labels=dict(labels))
+        """A warm sandbox handed to an episode takes that episode's labels (`Record.relabel`; a
+        container's own labels cannot change)."""
+        self.record.relabel(labels)
 
     # ------------------------------------------------------------------------------ commands
 

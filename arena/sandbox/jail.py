@@ -109,14 +109,19 @@ def _arena_code_dirs() -> tuple[str, ...]:
 def mask_options(bound: Iterable[str], keep: Sequence[str] = ()) -> list[str]:
     """Empty tmpfs over the arena's code wherever it lies under a bound path (an install under
     /usr/local, a checkout under a readable path), except paths in `keep`."""
+    return list(_mask_options(tuple(bound), tuple(keep), tuple(arena_code_dirs())))
+
+
+@functools.cache  # the same for every jail of a kind: resolving the paths was a visible share of a start
+def _mask_options(bound: tuple[str, ...], keep: tuple[str, ...], code_dirs: tuple[str, ...]) -> tuple[str, ...]:
     args = []
     roots = [os.path.realpath(p) for p in bound]
-    for code in arena_code_dirs():
+    for code in code_dirs:
         under = any(code == r or code.startswith(r.rstrip("/") + "/") for r in roots)
         kept = any(k == code or k.startswith(code + "/") for k in keep)
         if under and not kept:
             args += ["--tmpfs", code]
-    return args
+    return tuple(args)
 
 
 def _tool(name: str) -> str:
@@ -137,6 +142,7 @@ class Jail:
 
     process: asyncio.subprocess.Process
     info: asyncio.Future[dict]
+    _bwrap_killed: bool = False
 
     @property
     def init_pid(self) -> int | None:
@@ -146,16 +152,35 @@ class Jail:
         return None
 
     def kill(self) -> None:
-        """End every process in the jail: PID 1 of a PID namespace takes all the others with it."""
-        for pid in (self.init_pid, self.process.pid):
-            if pid:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
+        """End every process in the jail: PID 1 of a PID namespace takes all the others with it.
+        bwrap on the host follows once they are gone; before PID 1 is known, bwrap is killed."""
+        if self.process.returncode is not None:  # all gone, and PID 1's number may be another's now
+            return
+        if self.init_pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.init_pid, signal.SIGKILL)
+        else:
+            self._kill_bwrap()
+
+    def _kill_bwrap(self) -> None:
+        self._bwrap_killed = True
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.process.pid, signal.SIGKILL)
 
     async def wait(self, timeout: float = 10.0) -> None:
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(self.process.wait(), timeout)
+        except TimeoutError:
+            self._kill_bwrap()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.process.wait(), 1.0)
         self.info.cancel()
+
+    @property
+    def emptied(self) -> bool:
+        """Whether every process of the jail is gone: bwrap exited by itself, which it does only
+        after its PID 1, and PID 1 of a PID namespace exits only once all the others have."""
+        return self.init_pid is not None and self.process.returncode is not None and not self._bwrap_killed
 
 
 async def spawn(

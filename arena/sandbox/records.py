@@ -104,6 +104,12 @@ class Record:
         self.data.update(values)
         self.save()
 
+    def relabel(self, labels: dict[str, str]) -> None:
+        """New labels, in memory only: the file keeps those it was made with, whose run label (all
+        that `gc` reads of them) a warm sandbox shares with the episode it is handed to. A write
+        to the host's disk in the event loop was a visible share of an episode's start."""
+        self.data["labels"] = dict(labels)
+
 
 def new_name(kind: str) -> str:
     """A name for a new sandbox directory (and what is named after it, such as its cgroups)."""

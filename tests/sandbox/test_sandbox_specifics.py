@@ -22,6 +22,7 @@ from arena.sandbox.bwrap import BwrapSandbox
 from arena.sandbox.docker import CAPS, MANAGED_LABEL, OWNER_LABEL, DockerSandbox, connect
 from arena.sandbox.gc import collect
 from tests.conftest import require
+from tests.sandbox.kit import host_pids
 
 CONFIG = SandboxConfig(kind="docker", memory_mb=256, pids=128, cpus=1.0)
 
@@ -205,3 +206,28 @@ async def test_bwrap_graders_cgroup_is_made_by_the_first_grading_that_starts_a_j
     finally:
         await sandbox.close()
     assert not agent.exists() and not grader.exists()
+
+
+async def test_bwrap_final_grading_starts_once_every_agent_process_is_gone(need_bwrap: None) -> None:
+    # Killing the jail's PID 1 ends its whole PID namespace, and bwrap on the host exits only after
+    # that: then grading needs no look at the cgroup, and nothing of the agent runs beside it.
+    sandbox = await BwrapSandbox.start(SandboxConfig(), image="", labels={})
+    marker = f"sleep {300 + uuid.uuid4().int % 1000}"
+    try:
+        await sandbox.exec(f"setsid {marker} & nohup {marker} >/dev/null 2>&1 & ({marker} &) ; true", timeout=10)
+        assert len(host_pids(marker)) == 3
+        served = sandbox._agent
+        assert served is not None
+        async with sandbox.grading(final=True):
+            assert served.jail.emptied and not host_pids(marker)
+            if sandbox.cgroups is not None:
+                assert sandbox.cgroups[0].pids() == set()
+    finally:
+        await sandbox.close()
+
+
+async def test_a_jail_killed_before_its_pid_1_is_known_is_not_taken_for_emptied(need_bwrap: None) -> None:
+    started = await jail.spawn(["--ro-bind", "/", "/", "--unshare-pid"], ["sleep", "30"])
+    started.kill()  # at once: bwrap has not said who its PID 1 is yet, so bwrap itself is killed
+    await started.wait()
+    assert started.process.returncode is not None and not started.emptied
