@@ -119,6 +119,7 @@ class BwrapSandbox(ServedSandbox):
         self._grader_group_made: asyncio.Future[None] | None = None
         self._restarts = 0
         self._stopped: str | None = None  # why agent commands can no longer run
+        self._agent_gone: asyncio.Future[None] | None = None  # once stopped: every agent process has ended
         self._closed = False
 
     # ------------------------------------------------------------------------------ start
@@ -465,6 +466,8 @@ class BwrapSandbox(ServedSandbox):
             nonlocal served
             async with starting:
                 if served is None:
+                    if self._agent_gone is not None:  # graders see the files only once the agent is gone
+                        await asyncio.shield(self._agent_gone)
                     grader = await self._grader_served()
                     mkdir = {"op": "mkdir", "path": scratch, "owner": "grader", "mode": 0o700}
                     made, _ = await _grader_call(grader, mkdir, b"", FILE_TIMEOUT)
@@ -486,14 +489,24 @@ class BwrapSandbox(ServedSandbox):
                     await self._thaw()
 
     async def _stop_agent(self, why: str) -> None:
+        """Kill the agent's jail and stop its commands for good. Waiting for its processes to end
+        is `_agent_gone`: what reads the sandbox (a grading jail, closing) waits for it, and a
+        grading from the episode's state alone need not."""
         async with self._lock:
             self._stopped = why
             served, self._agent = self._agent, None
             if served is not None:
-                await served.close()
-            # Usually the jail took every process with it, and there is nothing left to kill.
-            if self.cgroups is not None and not (served is not None and served.jail.emptied):
-                await asyncio.to_thread(self.cgroups[0].kill)
+                served.kill()
+            self._agent_gone = asyncio.ensure_future(self._reap_agent(served, self._agent_gone))
+
+    async def _reap_agent(self, served: _Served | None, before: asyncio.Future[None] | None) -> None:
+        if before is not None:
+            await before
+        if served is not None:
+            await served.close()
+        # Usually the jail took every process with it, and there is nothing left to kill.
+        if self.cgroups is not None and not (served is not None and served.jail.emptied):
+            await asyncio.to_thread(self.cgroups[0].kill)
 
     async def _freeze(self) -> bool:
         if self._agent is None:
@@ -516,20 +529,25 @@ class BwrapSandbox(ServedSandbox):
     # ------------------------------------------------------------------------------ close
 
     async def close(self) -> None:
+        """Kill the jails at once; waiting for them and removing the host side may go to the
+        pool's background (`defer_cleanup`)."""
         if self._closed:
             return
         self._closed = True
-        for served in (self._agent, self._grader):
-            if served is not None:
-                served.kill()
-        for served in (self._agent, self._grader):
-            if served is not None:
-                await served.close()
+        jails = [served for served in (self._agent, self._grader) if served is not None]
+        for served in jails:
+            served.kill()
         self._agent = self._grader = None
-        if self._grader_group_made is not None:  # made to the end before it is removed
-            with contextlib.suppress(BaseException):
-                await self._grader_group_made
-        await self._finish_close(asyncio.to_thread(self._cleanup_blocking))
+        await self._finish_close(self._remove(jails))
+
+    async def _remove(self, jails: list[_Served]) -> None:
+        for served in jails:
+            await served.close()
+        for pending in (self._agent_gone, self._grader_group_made):  # to the end, before what they use goes
+            if pending is not None:
+                with contextlib.suppress(BaseException):
+                    await pending
+        await asyncio.to_thread(self._cleanup_blocking)
 
     def _cleanup_blocking(self) -> None:
         self._cleanup(self.record, self.cgroups)

@@ -107,8 +107,9 @@ class ServedSandbox:
     _defer: Callable[[Coroutine[Any, Any, Any]], None] | None = None
 
     def defer_cleanup(self, defer: Callable[[Coroutine[Any, Any, Any]], None] | None) -> None:
-        """Let `close()` hand its slow part (removing containers, mounts, directories) to `defer`
-        (a pool's background), once nothing of the agent runs any more; None: do it itself."""
+        """Let `close()` hand its slow part (waiting for the agent's processes to end, removing
+        containers, mounts, directories) to `defer` (a pool's background), once nothing of the agent
+        can run any more; None: do it itself."""
         self._defer = defer
 
     async def _finish_close(self, cleanup: Coroutine[Any, Any, Any]) -> None:

@@ -208,9 +208,9 @@ async def test_bwrap_graders_cgroup_is_made_by_the_first_grading_that_starts_a_j
     assert not agent.exists() and not grader.exists()
 
 
-async def test_bwrap_final_grading_starts_once_every_agent_process_is_gone(need_bwrap: None) -> None:
+async def test_bwrap_final_graders_see_the_files_once_every_agent_process_is_gone(need_bwrap: None) -> None:
     # Killing the jail's PID 1 ends its whole PID namespace, and bwrap on the host exits only after
-    # that: then grading needs no look at the cgroup, and nothing of the agent runs beside it.
+    # that: then no look at the cgroup is needed, and nothing of the agent runs beside the graders.
     sandbox = await BwrapSandbox.start(SandboxConfig(), image="", labels={})
     marker = f"sleep {300 + uuid.uuid4().int % 1000}"
     try:
@@ -218,12 +218,27 @@ async def test_bwrap_final_grading_starts_once_every_agent_process_is_gone(need_
         assert len(host_pids(marker)) == 3
         served = sandbox._agent
         assert served is not None
-        async with sandbox.grading(final=True):
+        async with sandbox.grading(final=True) as view:
+            with pytest.raises(SandboxError, match="stopped for good"):  # no command after the kill
+                await sandbox.exec("true", timeout=10)
+            await view.exec("true", timeout=10)  # the first call through the view waits for the agent
             assert served.jail.emptied and not host_pids(marker)
             if sandbox.cgroups is not None:
                 assert sandbox.cgroups[0].pids() == set()
     finally:
         await sandbox.close()
+
+
+async def test_bwrap_grading_from_state_alone_does_not_wait_for_the_agent(need_bwrap: None) -> None:
+    sandbox = await BwrapSandbox.start(SandboxConfig(), image="", labels={})
+    marker = f"sleep {300 + uuid.uuid4().int % 1000}"
+    await sandbox.exec(f"nohup {marker} >/dev/null 2>&1 & true", timeout=10)
+    served = sandbox._agent
+    assert served is not None
+    async with sandbox.grading(final=True):
+        assert not served.jail.emptied  # killed, not yet waited for: a state-only grading goes on at once
+    await sandbox.close()
+    assert served.jail.emptied and not host_pids(marker) and not sandbox.root.exists()
 
 
 async def test_a_jail_killed_before_its_pid_1_is_known_is_not_taken_for_emptied(need_bwrap: None) -> None:
