@@ -242,7 +242,7 @@ async def test_bwrap_grading_from_state_alone_does_not_wait_for_the_agent(need_b
 
 
 async def test_a_jail_killed_before_its_pid_1_is_known_is_not_taken_for_emptied(need_bwrap: None) -> None:
-    started = await jail.spawn(["--ro-bind", "/", "/", "--unshare-pid"], ["sleep", "30"])
+    started = await jail.spawn(["--ro-bind", "/", "/", "--unshare-pid"], ["sleep", "1"])
     started.kill()  # at once: bwrap has not said who its PID 1 is yet, so bwrap itself is killed
-    await started.wait()
+    await started.wait()  # its inner half, if it had begun, holds the pipes until `sleep` ends
     assert started.process.returncode is not None and not started.emptied
