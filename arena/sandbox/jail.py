@@ -179,8 +179,10 @@ class Jail:
     @property
     def emptied(self) -> bool:
         """Whether every process of the jail is gone: bwrap exited by itself, which it does only
-        after its PID 1, and PID 1 of a PID namespace exits only once all the others have."""
-        return self.init_pid is not None and self.process.returncode is not None and not self._bwrap_killed
+        after its PID 1, and PID 1 of a PID namespace exits only once all the others have. A bwrap
+        ended by a signal (ours, or the OOM killer's in the jail's cgroup) proves nothing."""
+        code = self.process.returncode
+        return self.init_pid is not None and code is not None and code >= 0 and not self._bwrap_killed
 
 
 async def spawn(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import time
 import uuid
@@ -246,3 +247,11 @@ async def test_a_jail_killed_before_its_pid_1_is_known_is_not_taken_for_emptied(
     started.kill()  # at once: bwrap has not said who its PID 1 is yet, so bwrap itself is killed
     await started.wait()  # its inner half, if it had begun, holds the pipes until `sleep` ends
     assert started.process.returncode is not None and not started.emptied
+
+
+async def test_a_jail_whose_bwrap_died_by_a_signal_is_not_taken_for_emptied(need_bwrap: None) -> None:
+    started = await jail.spawn(["--ro-bind", "/", "/", "--unshare-pid", "--die-with-parent"], ["sleep", "1"])
+    await started.info  # its PID 1 is known
+    os.kill(started.process.pid, signal.SIGKILL)  # as the OOM killer might, in the jail's cgroup
+    await started.wait()
+    assert started.process.returncode == -signal.SIGKILL and started.init_pid and not started.emptied
