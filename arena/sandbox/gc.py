@@ -1,4 +1,4 @@
-"""Removing what dead arena processes left: containers, jails, loop mounts, cgroups, directories.
+"""Removing what dead arena processes left: containers, jails, disk mounts, cgroups, directories.
 
 `collect()` (what `arena gc` runs) takes only what belongs to arena processes that are no longer
 alive, never a live process's sandboxes; `collect(run_id)` only that run's. Ownership comes from

@@ -2,8 +2,9 @@
 
 Every bwrap or Docker sandbox has a directory under `state_root()` with a `record.json`: the
 arena process that owns it (boot id, pid and start time, so a reused pid is not mistaken for
-the owner), its run and episode labels, and what it made on the host (cgroups, a loop mount,
-a container). `arena.sandbox.gc` reads these to remove what a dead arena process left behind.
+the owner), its labels (a warm sandbox keeps its pool's), and what it made on the host
+(cgroups, a disk mount, a container). `arena.sandbox.gc` reads these to remove what a dead
+arena process left behind.
 """
 
 from __future__ import annotations
