@@ -125,9 +125,10 @@ def new_record(kind: str, labels: dict[str, str], *, name: str | None = None, **
     ensure_watchdog()
     root = state_root()
     name = name or new_name(kind)
+    _prepared_root(root)
     try:
         os.mkdir(root / name, 0o711)
-    except FileNotFoundError:  # the first sandbox here (or the root was removed since)
+    except FileNotFoundError:  # the root was removed since this process prepared it
         _make_root(root)
         os.mkdir(root / name, 0o711)
     record = Record(root / name, {"kind": kind, "owner": owner(), "labels": dict(labels), **data})
@@ -139,6 +140,11 @@ def _make_root(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(OSError):
         root.chmod(0o711)  # a jail's own host uid must reach its bind sources, and list nothing
+
+
+@functools.cache  # once per process and root, not once per sandbox
+def _prepared_root(root: Path) -> None:
+    _make_root(root)
 
 
 def all_records() -> list[Record]:

@@ -132,3 +132,18 @@ async def test_collect_removes_what_a_killed_arena_left(request: pytest.FixtureR
         assert (await live.exec("echo still mine", timeout=10)).stdout == "still mine\n"
     finally:
         await live.close()
+
+
+def test_the_state_root_lists_nothing_to_a_jail_even_when_made_by_someone_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A jail's own host uid must reach its sandbox's directory, and not list the others'.
+    root = tmp_path / "made-before"
+    root.mkdir(mode=0o755)
+    monkeypatch.setenv("ARENA_SANDBOX_WATCHDOG", "0")
+    monkeypatch.setenv("ARENA_SANDBOX_DIR", str(root))
+    record = records.new_record("test", {})
+    try:
+        assert root.stat().st_mode & 0o777 == 0o711 and record.directory.stat().st_mode & 0o777 == 0o711
+    finally:
+        records.remove_tree(record.directory)
