@@ -161,8 +161,8 @@ class BwrapSandbox(ServedSandbox):
         mount = cls._can_mount(config)
         # What is about to be made, written down first (one write), for `gc` after a crash.
         name = records.new_name("bwrap")
-        groups = [f"{name}.agent", f"{name}.grader"]
-        record = records.new_record("bwrap", labels, name=name, mount=mount, cgroups=groups)
+        cgroup_names = [f"{name}.agent", f"{name}.grader"]
+        record = records.new_record("bwrap", labels, name=name, mount=mount, cgroups=cgroup_names)
         sandbox: BwrapSandbox | None = None
         try:
             uids = (cls._allocate_uid(), cls._allocate_uid()) if root else None
@@ -190,8 +190,7 @@ class BwrapSandbox(ServedSandbox):
     @staticmethod
     def _make_fs(config: SandboxConfig, record: records.Record, mount: bool) -> Path:
         if mount:
-            return disk.make(record.directory, kind=config.disk, size_mb=config.disk_size_mb, inodes=config.inodes,
-                             templates=records.templates_dir())  # fmt: skip
+            return disk.make(record.directory, config)
         fs = record.directory / "fs"
         fs.mkdir()
         return fs

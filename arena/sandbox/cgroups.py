@@ -179,9 +179,7 @@ class Cgroup:
 
     def remove(self, timeout: float = 5.0) -> bool:
         """Kill what is left and remove the cgroup. False if the kernel still holds it."""
-        if self._remove_empty():
-            return True
-        if not self.exists():
+        if self._remove_empty():  # nothing left, or nothing there
             return True
         self.kill(timeout)
         deadline = time.monotonic() + timeout

@@ -20,9 +20,14 @@ import os
 import struct
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from arena.errors import SandboxError
 from arena.processes import which
+from arena.sandbox.records import templates_dir
+
+if TYPE_CHECKING:
+    from arena.sandbox import SandboxConfig
 
 MOUNT_OPTIONS = "loop,nosuid,nodev,noatime"
 # Loop devices and mounts by system call: mount(8) and umount(8) take 10-30 ms each, these 1-2.
@@ -154,12 +159,13 @@ def _mount(image: Path, mountpoint: Path) -> None:
         os.close(loop)  # with AUTOCLEAR: the device is released when the mount goes
 
 
-def make(directory: Path, *, kind: str, size_mb: int, inodes: int, templates: Path) -> Path:
-    """A file system of `kind` (tmpfs or ext4, an image in `directory`) mounted on
-    `directory/fs`. Returns the mount point."""
+def make(directory: Path, config: SandboxConfig) -> Path:
+    """The sandbox's file system as `config` says (`disk`, `disk_size_mb`, `inodes`; an ext4
+    image lies in `directory`), mounted on `directory/fs`. Returns the mount point."""
+    size_mb, inodes = config.disk_size_mb, config.inodes
     mountpoint = directory / "fs"
     mountpoint.mkdir(exist_ok=True)
-    if kind == "tmpfs":
+    if config.disk == "tmpfs":
         options = f"size={size_mb}m,nr_inodes={inodes},mode=0711"
         try:
             mount("tmpfs", mountpoint, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOATIME, options)
@@ -167,7 +173,7 @@ def make(directory: Path, *, kind: str, size_mb: int, inodes: int, templates: Pa
             raise SandboxError(f"cannot mount the sandbox's disk (a tmpfs): {e.strerror}") from None
         return mountpoint
     image = directory / "disk.img"
-    _copy_sparse(_template(templates, size_mb, inodes), image)
+    _copy_sparse(_template(templates_dir(), size_mb, inodes), image)
     _mount(image, mountpoint)
     with contextlib.suppress(OSError):
         os.rmdir(mountpoint / "lost+found")

@@ -9,8 +9,8 @@ trace or replace the server, and its `kill -9 -1` ends only its own processes.
 
 No network, memory/CPU/process limits, a read-only root, a size-capped /dev/shm, and /work and
 /tmp on a file system of the sandbox's own (a tmpfs or an ext4 image, capped in size and inodes:
-`disk.py`) when the arena runs as root next to a local daemon. The server ends with the host's connection: a dead
-arena leaves an exited container, which `arena.sandbox.gc` removes.
+`disk.py`) when the arena runs as root next to a local daemon. The server ends with the host's
+connection: a dead arena leaves an exited container, which `arena.sandbox.gc` removes.
 
 Docker SDK and HTTP errors become `SandboxError` here, in `translate`, and nowhere else.
 """
@@ -229,8 +229,7 @@ class DockerSandbox(ServedSandbox):
             mounts = []
             if why_not is None:
                 record.update(mount=True)
-                fs = disk.make(record.directory, kind=config.disk, size_mb=config.disk_size_mb, inodes=config.inodes,
-                               templates=records.templates_dir())  # fmt: skip
+                fs = disk.make(record.directory, config)
                 for name, mode, owner in (("work", 0o755, AGENT_IDS), ("tmp", 0o1777, (0, 0))):
                     (fs / name).mkdir()
                     os.chown(fs / name, *owner)

@@ -48,7 +48,7 @@ INFO_TIMEOUT = 30.0
 
 def tools_missing(root_needs: bool) -> list[str]:
     needed = ["bwrap"] + (["setpriv"] if root_needs else [])
-    return [tool for tool in needed if _tool(tool) == tool]
+    return [tool for tool in needed if which(tool) is None]
 
 
 def system_options(etc: Path | None = None) -> list[str]:
